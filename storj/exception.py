@@ -1,0 +1,295 @@
+"""Storj exception module.
+
+Every error a user of this package can meet is one of these classes; nothing
+else escapes the public API (``requests``, ``json`` and OS errors are turned
+into these at the boundary where they happen, with the original chained as
+``__cause__``)::
+
+    StorjError
+     ├── ConfigurationError            no credentials / unreadable config file
+     ├── EncryptionKeyError            missing or invalid BIP39 mnemonic
+     ├── BridgeError (StorjBridgeApiError, BridgeError)
+     │    ├── BridgeTransportError (ClientError)   no answer: DNS, refused, reset
+     │    │    └── BridgeTimeoutError
+     │    ├── BridgeResponseError      an answer we cannot understand (HTML, bad JSON, wrong shape)
+     │    ├── BadRequestError          400
+     │    ├── AuthenticationError      401 / 403
+     │    ├── NotFoundError            404
+     │    ├── ConflictError            409
+     │    ├── RateLimitError           420 (transfer quota) / 429 (request rate)
+     │    └── BridgeServerError        5xx
+     ├── FarmerError (StorjFarmerError)             a storage node failed a shard transfer
+     │    ├── FarmerTimeoutError
+     │    ├── SuppliedTokenNotAcceptedError
+     │    └── HashMismatchError         bytes received do not hash to the shard hash
+     ├── IntegrityError                 downloaded file fails its HMAC / size check
+     └── TransferError                  an upload or download could not complete
+          └── TransferCancelledError
+
+``StorjBridgeApiError`` (the 0.1.x name) and ``BridgeError`` (the 0.3.x name)
+are the same class, so ``except StorjBridgeApiError`` keeps catching every
+problem talking to the Bridge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "BridgeError",
+    "BridgeResponseError",
+    "BridgeServerError",
+    "BridgeTimeoutError",
+    "BridgeTransportError",
+    "ClientError",
+    "ConfigurationError",
+    "ConflictError",
+    "EncryptionKeyError",
+    "FarmerError",
+    "FarmerTimeoutError",
+    "HashMismatchError",
+    "IntegrityError",
+    "NotFoundError",
+    "RateLimitError",
+    "StorjBridgeApiError",
+    "StorjError",
+    "StorjFarmerError",
+    "SuppliedTokenNotAcceptedError",
+    "TransferCancelledError",
+    "TransferError",
+    "bridge_error_for_status",
+]
+
+
+class StorjError(Exception):
+    """Root of every exception raised by the ``storj`` package."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(StorjError):
+    """The client could not be configured (no credentials, unreadable config file)."""
+
+
+class EncryptionKeyError(StorjError):
+    """The encryption key (a BIP39 mnemonic) is missing or invalid."""
+
+
+class BridgeError(StorjError):
+    """A request to the Bridge failed.
+
+    :ivar status_code: the HTTP status the Bridge answered, or ``None`` when no
+        answer arrived (see :class:`BridgeTransportError`).
+    :ivar message: the Bridge's ``{"error": ...}`` message, or a description of
+        what went wrong.
+    :ivar method: HTTP method of the failed request.
+    :ivar url: URL of the failed request (never contains credentials).
+    :ivar body: the raw response text (truncated to 2000 characters), if any.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status_code: int | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        body: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.method = method
+        self.url = url
+        self.body = body[:2000] if body else body
+
+    @property
+    def code(self) -> int | None:
+        """Alias of :attr:`status_code` (the 0.3.x ``BridgeError.code``)."""
+        return self.status_code
+
+    def __str__(self) -> str:
+        where = f" ({self.method} {self.url})" if self.method and self.url else ""
+        if self.status_code is not None:
+            return f"[{self.status_code}] {self.message}{where}"
+        return f"{self.message}{where}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r}, "
+            f"method={self.method!r}, url={self.url!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_bridge_error,
+            (type(self), self.message, self.status_code, self.method, self.url, self.body),
+        )
+
+
+def _rebuild_bridge_error(
+    cls: type[BridgeError],
+    message: str,
+    status_code: int | None,
+    method: str | None,
+    url: str | None,
+    body: str | None,
+) -> BridgeError:
+    return cls(message, status_code=status_code, method=method, url=url, body=body)
+
+
+#: The name used by storj 0.1.x.
+StorjBridgeApiError = BridgeError
+
+
+class BridgeTransportError(BridgeError):
+    """No usable answer from the Bridge: DNS failure, connection refused or reset.
+
+    Check the Bridge URL (``STORJ_BRIDGE`` / ``api_url``) and that the Bridge is running.
+    """
+
+
+#: The name used by storj 0.3.x for "Failed to contact the bridge".
+ClientError = BridgeTransportError
+
+
+class BridgeTimeoutError(BridgeTransportError):
+    """The Bridge did not answer within the configured timeout."""
+
+
+class BridgeResponseError(BridgeError):
+    """The Bridge answered something that is not the protocol's JSON (HTML, bad JSON, wrong shape)."""
+
+
+class BadRequestError(BridgeError):
+    """400: the Bridge rejected the request as malformed."""
+
+
+class AuthenticationError(BridgeError):
+    """401/403: wrong email or password, unregistered key, bad signature, replayed nonce,
+    inactive account or an expired token."""
+
+
+class NotFoundError(BridgeError):
+    """404: the bucket, file, frame, key, user or contact does not exist (or is not yours)."""
+
+
+class ConflictError(BridgeError):
+    """409: the name is already used (bucket or file)."""
+
+
+class RateLimitError(BridgeError):
+    """420 (transfer quota reached) or 429 (too many requests): wait, then try again."""
+
+
+class BridgeServerError(BridgeError):
+    """5xx: the Bridge failed internally; retrying later may help."""
+
+
+_STATUS_CLASSES: dict[int, type[BridgeError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: NotFoundError,
+    409: ConflictError,
+    420: RateLimitError,
+    429: RateLimitError,
+}
+
+
+def bridge_error_for_status(status_code: int) -> type[BridgeError]:
+    """Return the :class:`BridgeError` subclass that represents an HTTP status."""
+    if status_code in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status_code]
+    if status_code >= 500:
+        return BridgeServerError
+    return BridgeError
+
+
+class FarmerError(StorjError):
+    """A farmer (storage node) failed a shard transfer.
+
+    :ivar code: a libstorj-style numeric code (``FarmerError.*`` constants).
+    :ivar node_id: the farmer's nodeID, when known.
+    :ivar status_code: the farmer's HTTP status, when it answered.
+    """
+
+    #: libstorj STORJ_FARMER_* codes, kept for parity with the reference client.
+    TIMEOUT = 2001
+    AUTH = 2002
+    EXHAUSTED = 2003
+    INTEGRITY = 2004
+    REQUEST = 2000
+    TOKEN_NOT_ACCEPTED = 10002
+    HASH_MISMATCH = 10003
+
+    CODE = REQUEST
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: int | None = None,
+        node_id: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = self.CODE if code is None else code
+        self.node_id = node_id
+        self.status_code = status_code
+
+    def __str__(self) -> str:
+        who = f" (farmer {self.node_id})" if self.node_id else ""
+        return f"[{self.code}] {self.message}{who}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_farmer_error,
+            (type(self), self.message, self.code, self.node_id, self.status_code),
+        )
+
+
+def _rebuild_farmer_error(
+    cls: type[FarmerError], message: str, code: int, node_id: str | None, status_code: int | None
+) -> FarmerError:
+    return cls(message, code=code, node_id=node_id, status_code=status_code)
+
+
+#: The name used by storj 0.3.x.
+StorjFarmerError = FarmerError
+
+
+class FarmerTimeoutError(FarmerError):
+    """The farmer stalled or transferred below the low-speed limit."""
+
+    CODE = FarmerError.TIMEOUT
+
+
+class SuppliedTokenNotAcceptedError(FarmerError):
+    """The farmer refused the transfer token (unknown, expired, or for another shard)."""
+
+    CODE = FarmerError.TOKEN_NOT_ACCEPTED
+
+
+class HashMismatchError(FarmerError):
+    """The bytes transferred do not hash to the expected shard hash (or have the wrong size)."""
+
+    CODE = FarmerError.HASH_MISMATCH
+
+
+class IntegrityError(StorjError):
+    """A downloaded file failed verification (HMAC, shard hash or size); nothing was written."""
+
+
+class TransferError(StorjError):
+    """An upload or download could not be completed; the message says which step failed."""
+
+
+class TransferCancelledError(TransferError):
+    """The transfer was cancelled by the caller; partial results were cleaned up."""
