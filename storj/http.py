@@ -1,0 +1,1217 @@
+"""Storj HTTP module: :class:`Client`, the documented REST client of the Storj Bridge.
+
+Every public method is thin: it names one Bridge route (see its docstring), builds
+the JSON body or query string, sends it through the single private request path
+(:meth:`Client._request`) and wraps the JSON answer in a :mod:`storj.model` record.
+
+The request path:
+
+* **Exact bytes.** A JSON body is serialised once, compactly
+  (``separators=(",", ":")``), and those bytes are both signed and sent. For GET
+  and DELETE the query string is built here with :func:`urllib.parse.urlencode`
+  and placed in the URL, so the signed payload is the query that goes on the wire.
+* **Authentication** per route (``bridge-protocol.md`` §2): after
+  :meth:`Client.authenticate`, ECDSA (``x-pubkey``, ``x-signature`` over
+  ``METHOD\\nPATH\\nPAYLOAD`` with a fresh UUID4 ``__nonce``); otherwise HTTP Basic
+  with the SHA-256 hex of the password. Public routes (``POST /users``,
+  ``/activations``, ``/deactivations``, ``PATCH /users/:email``, ``/resets``,
+  ``/contacts``, ``POST /reports/exchanges``, ``GET /``) carry no credentials.
+* **Timeouts** on every request (``Client.timeout``); redirects are not followed.
+* **Retries** (:class:`RetryPolicy`) on connection errors, timeouts, 429 and 5xx,
+  for requests that are safe to repeat, with exponential backoff; each attempt is
+  signed again with a new nonce (the Bridge rejects a replayed nonce).
+* **Errors** are mapped at one boundary to :mod:`storj.exception`: the Bridge's
+  ``{"error": message}`` becomes the class for its status (``NotFoundError``,
+  ``AuthenticationError``, …) carrying ``status_code``, ``message``, ``method``,
+  ``url`` and ``body``; an answer that is not the protocol's JSON becomes
+  :class:`~storj.exception.BridgeResponseError` (or the status class for an error
+  status); no answer becomes :class:`~storj.exception.BridgeTransportError` /
+  :class:`~storj.exception.BridgeTimeoutError`, chained to the ``requests`` error.
+
+Logging (logger ``storj.http.Client``): method and path at DEBUG, retries at INFO.
+Passwords, signatures, keys and request bodies are never logged.
+
+A :class:`Client` may be shared between threads: it keeps no per-request state and
+the underlying :class:`requests.Session` pools connections (up to 32 per host).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import ecdsa
+import requests
+import requests.auth
+from requests.adapters import HTTPAdapter
+
+from storj import keys as _keys
+from storj import model
+from storj._retry import RetryPolicy
+from storj.api import basic_auth_header, ecdsa_to_hex, hash_password, new_nonce, signing_string
+from storj.exception import (
+    BridgeError,
+    BridgeResponseError,
+    BridgeTimeoutError,
+    BridgeTransportError,
+    ConfigurationError,
+    StorjError,
+    bridge_error_for_status,
+)
+from storj.metadata import __version__
+
+if TYPE_CHECKING:
+    import io
+    from types import TracebackType
+
+__all__ = ["DEFAULT_API_URL", "Client", "RetryPolicy", "TransferUnavailableError"]
+
+#: The Bridge used when neither ``api_url`` nor ``STORJ_BRIDGE`` says otherwise.
+DEFAULT_API_URL = "https://api.storj.io/"
+ENV_BRIDGE = "STORJ_BRIDGE"
+ENV_ENCRYPTION_KEY = "STORJ_ENCRYPTION_KEY"
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_OPERATIONS = ("PUSH", "PULL")
+_USER_AGENT = f"storj-python/{__version__}"
+_POOL_SIZE = 32
+
+M = TypeVar("M", bound="model.Model")
+
+
+class TransferUnavailableError(StorjError, NotImplementedError):
+    """The transfer engine (:mod:`storj.transfer`) is not available in this installation."""
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """One fully built attempt: exactly what goes on the wire."""
+
+    method: str
+    path: str  # the route path, as signed (without the api_url prefix and the query)
+    url: str
+    body: bytes | None
+    headers: dict[str, str]
+
+
+class _HeadersOnly(requests.auth.AuthBase):
+    """Credentials are already in the headers: stop ``requests`` adding ``~/.netrc`` ones."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+_HEADERS_ONLY = _HeadersOnly()
+
+
+def _quote(segment: object) -> str:
+    """Percent-encode one path segment (``@`` stays readable, as in ``/users/a@b.c``)."""
+    return urllib.parse.quote(str(segment), safe="@")
+
+
+def _query_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _connect_phase_failure(exc: requests.RequestException) -> bool:
+    """True when the request certainly never reached the Bridge (safe to repeat for any method)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    name = type(reason).__name__
+    return name in {"NewConnectionError", "NameResolutionError"}
+
+
+def _describe_body(response: requests.Response) -> str:
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+    if not response.content.strip():
+        return "an empty body"
+    return f"a body that is not JSON ({content_type or 'no content type'})"
+
+
+class Client:
+    """Storj Bridge REST client.
+
+    :param email: account email address (``None`` for a client that only calls public
+        routes such as :meth:`user_create` or :meth:`contact_list`).
+    :param password: account password in plain text; only its SHA-256 hex is kept
+        (see :attr:`password`).
+    :param api_url: Bridge URL; default ``$STORJ_BRIDGE``, else ``https://api.storj.io/``.
+        A path prefix (``https://host/bridge/``) is kept in front of every route; ECDSA
+        signatures cover the route path without it (what a Bridge mounted under the
+        prefix sees as its request path).
+    :param timeout: seconds to wait for the Bridge on each request (connect and each
+        read); a ``(connect, read)`` tuple is accepted too.
+    :param retries: retries after the first attempt (int) or a :class:`RetryPolicy`.
+    :param encryption_key: BIP39 mnemonic used by the transfer engine to encrypt files;
+        default ``$STORJ_ENCRYPTION_KEY``. Never shown in ``repr``.
+    :param session: a :class:`requests.Session` to use (and not close); by default the
+        client creates one with a pooled :class:`~requests.adapters.HTTPAdapter` and
+        closes it in :meth:`close` / on leaving a ``with`` block.
+
+    Differences from storj 0.1.x–0.3.x are listed in each method's docstring; in short:
+    every route and body is what the Bridge expects, ECDSA authentication works,
+    filters are really sent, list methods fetch eagerly so errors raise at call time,
+    and errors carry the HTTP status.
+    """
+
+    #: Logger of this class (``storj.http.Client``).
+    logger = logging.getLogger(__name__ + ".Client")
+
+    def __init__(
+        self,
+        email: str | None,
+        password: str | None,
+        api_url: str | None = None,
+        *,
+        timeout: float | tuple[float, float] = 60.0,
+        retries: int | RetryPolicy = 3,
+        encryption_key: str | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        url = api_url or os.environ.get(ENV_BRIDGE) or DEFAULT_API_URL
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"api_url must be an http:// or https:// URL, not {url!r}")
+        self.api_url: str = url if url.endswith("/") else url + "/"
+        self.email: str | None = email
+        self.password = password  # the setter hashes it
+        self.timeout = self._check_timeout(timeout)
+        self.retry_policy: RetryPolicy = RetryPolicy.coerce(retries)
+        self.encryption_key: str | None = (
+            encryption_key if encryption_key is not None else os.environ.get(ENV_ENCRYPTION_KEY)
+        ) or None
+        self._owns_session = session is None
+        self.session: requests.Session = session if session is not None else self._new_session()
+        self._signing_key: Any = None  # cryptography private key, set by authenticate()
+        self._private_key: ecdsa.SigningKey | None = None
+        self._public_key: ecdsa.VerifyingKey | None = None
+        self._public_key_hex: str | None = None
+        self._sleep: Callable[[float], None] = time.sleep
+
+    # ------------------------------------------------------------------ setup
+
+    @staticmethod
+    def _check_timeout(timeout: Any) -> float | tuple[float, float]:
+        values = timeout if isinstance(timeout, tuple) else (timeout,)
+        if not values or any(
+            isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0 for v in values
+        ):
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        return timeout
+
+    @staticmethod
+    def _new_session() -> requests.Session:
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=_POOL_SIZE, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    @property
+    def password(self) -> str | None:
+        """(str) – the lowercase SHA-256 hex of the password, as sent to the Bridge.
+
+        Setting it stores ``storj.api.hash_password(value)`` (UTF-8, so non-ASCII
+        passwords work); the plain text is never kept. ``None`` clears it.
+        """
+        return self._password
+
+    @password.setter
+    def password(self, value: str | None) -> None:
+        if value is None:
+            self._password: str | None = None
+            return
+        if not isinstance(value, str):
+            raise TypeError(f"password must be a str, not {type(value).__name__}")
+        self._password = hash_password(value)
+
+    @property
+    def private_key(self) -> ecdsa.SigningKey | None:
+        """The ECDSA private key (``ecdsa.SigningKey``) set by :meth:`authenticate`, else None.
+
+        Assigning a key is the same as calling :meth:`authenticate` with it; assigning
+        ``None`` returns to Basic authentication.
+        """
+        return self._private_key
+
+    @private_key.setter
+    def private_key(self, value: Any) -> None:
+        if value is None:
+            self._signing_key = self._private_key = self._public_key = None
+            self._public_key_hex = None
+        else:
+            self.authenticate(value)
+
+    @property
+    def public_key(self) -> ecdsa.VerifyingKey | None:
+        """The ``ecdsa.VerifyingKey`` of :attr:`private_key` (None before :meth:`authenticate`)."""
+        return self._public_key
+
+    @property
+    def public_key_hex(self) -> str | None:
+        """Compressed SEC1 hex (66 characters) of :attr:`public_key`: the exact string sent
+        in ``x-pubkey`` and registered by ``key_register(client.public_key)``; None before
+        :meth:`authenticate`."""
+        return self._public_key_hex
+
+    def authenticate(self, ecdsa_private_key: Any = None) -> None:
+        """Switch to ECDSA-signed requests (``bridge-protocol.md`` §2.2–2.3).
+
+        :param ecdsa_private_key: an ``ecdsa.SigningKey`` (secp256k1), a ``cryptography``
+            EC private key, 32 raw bytes or 64 hex characters. ``None`` generates a new
+            key pair; register its public half with ``key_register(client.public_key)``
+            (over Basic auth, i.e. before calling this) or the Bridge answers 401
+            ``Public key not registered``.
+        :raises ValueError: the value is not a secp256k1 private key.
+
+        Sets :attr:`private_key`, :attr:`public_key` and :attr:`public_key_hex`. Unlike
+        0.1.x, which silently ignored anything but an ``ecdsa.SigningKey`` and then
+        failed to encode the key, every accepted form works and anything else raises.
+        """
+        if ecdsa_private_key is None:
+            ecdsa_private_key, _ = _keys.generate_new_key_pair()
+        signing_key = _keys.load_private_key(ecdsa_private_key)
+        secret = signing_key.private_numbers().private_value.to_bytes(32, "big")
+        private = ecdsa.SigningKey.from_string(secret, curve=ecdsa.SECP256k1)
+        self._signing_key = signing_key
+        self._private_key = private
+        self._public_key = private.get_verifying_key()
+        self._public_key_hex = _keys.public_key_hex(signing_key)
+
+    def close(self) -> None:
+        """Close the HTTP session if this client created it."""
+        if self._owns_session:
+            self.session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        auth = "ecdsa" if self._signing_key is not None else ("basic" if self._password else "none")
+        return (
+            f"{type(self).__name__}(email={self.email!r}, api_url={self.api_url!r}, auth={auth!r})"
+        )
+
+    # -------------------------------------------------------- request pipeline
+
+    def _build(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        auth: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> _Outgoing:
+        """Build one attempt: serialise once, add the nonce and the credentials."""
+        method = method.upper()
+        has_body = method in _BODY_METHODS
+        if params and has_body:
+            raise ValueError("query parameters are only used with GET and DELETE")
+        if json_body is not None and not has_body:
+            raise ValueError(f"{method} requests carry no JSON body")
+        query_items = [(k, _query_value(v)) for k, v in (params or {}).items() if v is not None]
+        body_obj: dict[str, Any] | None = dict(json_body or {}) if has_body else None
+
+        ecdsa_auth = auth and self._signing_key is not None
+        if auth and not ecdsa_auth and not (self.email and self._password):
+            raise ConfigurationError(
+                f"{method} {path} needs credentials: create the Client with email and "
+                "password (or set STORJ_BRIDGE_USER / STORJ_BRIDGE_PASS), or call authenticate()"
+            )
+        if ecdsa_auth:
+            nonce = new_nonce()
+            if body_obj is not None:
+                body_obj["__nonce"] = nonce
+            else:
+                query_items.append(("__nonce", nonce))
+
+        query = urllib.parse.urlencode(query_items)
+        body = (
+            json.dumps(body_obj, separators=(",", ":")).encode("utf-8")
+            if body_obj is not None
+            else None
+        )
+        out_headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        out_headers.update(headers or {})
+        if body is not None:
+            out_headers["Content-Type"] = "application/json"
+        if ecdsa_auth:
+            payload = body if body is not None else query.encode("ascii")
+            message = signing_string(method, path, payload)
+            out_headers["x-signature"] = _keys.sign(self._signing_key, message)
+            out_headers["x-pubkey"] = self._public_key_hex or ""
+        elif auth:
+            out_headers["Authorization"] = basic_auth_header(self.email or "", self._password or "")
+        url = self.api_url.rstrip("/") + path + (f"?{query}" if query else "")
+        return _Outgoing(method, path, url, body, out_headers)
+
+    def _send(self, out: _Outgoing) -> requests.Response:
+        return self.session.request(
+            out.method,
+            out.url,
+            data=out.body,
+            headers=out.headers,
+            timeout=self.timeout,
+            allow_redirects=False,
+            auth=_HEADERS_ONLY,
+        )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Mapping[str, Any] | None = None,
+        auth: bool = True,
+        idempotent: bool | None = None,
+        expect: type | tuple[type, ...] | None = None,
+        x_token: Callable[[], str] | None = None,
+    ) -> Any:
+        """Send one logical request (with retries) and return the decoded JSON (or None).
+
+        :param auth: False for the Bridge's public routes (no credentials are sent).
+        :param idempotent: whether the request may be repeated after it might have
+            reached the Bridge; default: GET, PUT and DELETE are.
+        :param expect: the JSON type the answer must have (``dict`` or ``list``); None
+            accepts anything, including an empty body.
+        :param x_token: called before each attempt for a fresh bucket token, sent as
+            ``x-token`` (tokens are single use).
+        """
+        policy = self.retry_policy
+        safe = policy.is_safe(method, idempotent)
+        while True:
+            headers = {"x-token": x_token()} if x_token is not None else None
+            out = self._build(
+                method, path, params=params, json_body=json, auth=auth, headers=headers
+            )
+            self.logger.debug("%s %s", out.method, out.path)
+            try:
+                response = self._send(out)
+            except requests.RequestException as exc:
+                transport_error = self._transport_error(exc, out)
+                retry = (safe or _connect_phase_failure(exc)) and not isinstance(
+                    exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)
+                )
+                if not (retry and policy.can_retry()):
+                    raise transport_error from exc
+                policy = self._pause(policy, out, type(exc).__name__, None)
+                continue
+            if policy.should_retry_status(response.status_code, safe=safe):
+                retry_after = response.headers.get("Retry-After")
+                response.close()
+                policy = self._pause(policy, out, f"HTTP {response.status_code}", retry_after)
+                continue
+            return self._decode(response, out, expect)
+
+    def _pause(
+        self, policy: RetryPolicy, out: _Outgoing, reason: str, retry_after: str | None
+    ) -> RetryPolicy:
+        delay = policy.delay(retry_after)
+        self.logger.info(
+            "retrying %s %s after %s (retry %d of %d) in %.2f s",
+            out.method,
+            out.path,
+            reason,
+            policy.retries_made + 1,
+            policy.total,
+            delay,
+        )
+        if delay > 0:
+            self._sleep(delay)
+        return policy.increment(reason)
+
+    def _transport_error(self, exc: requests.RequestException, out: _Outgoing) -> BridgeError:
+        where: dict[str, Any] = {"method": out.method, "url": out.url}
+        if isinstance(exc, requests.Timeout):
+            return BridgeTimeoutError(
+                f"the Bridge at {self.api_url} did not answer within {self.timeout} s; "
+                "try again later or raise Client(timeout=...)",
+                **where,
+            )
+        return BridgeTransportError(
+            f"could not reach the Bridge at {self.api_url} ({type(exc).__name__}); check the "
+            f"Bridge URL (STORJ_BRIDGE / api_url) and the network",
+            **where,
+        )
+
+    def _decode(
+        self, response: requests.Response, out: _Outgoing, expect: type | tuple[type, ...] | None
+    ) -> Any:
+        """Map one answer to JSON data or to the right exception (the error boundary)."""
+        status = response.status_code
+        content = response.content
+        context: dict[str, Any] = {"status_code": status, "method": out.method, "url": out.url}
+        text = response.text if content else None
+
+        if status >= 400 or status < 200:
+            message = None
+            try:
+                data = json.loads(content) if content.strip() else None
+            except ValueError:
+                data = None
+            if isinstance(data, dict) and isinstance(data.get("error"), str):
+                message = data["error"]
+            if message is None:
+                message = (
+                    f"the Bridge answered HTTP {status} {response.reason or ''}".rstrip()
+                    + f" with {_describe_body(response)}"
+                )
+            raise bridge_error_for_status(status)(message, body=text, **context)
+        if 300 <= status < 400:
+            location = response.headers.get("Location", "?")
+            raise BridgeResponseError(
+                f"the Bridge answered HTTP {status} redirecting to {location}; "
+                f"use that address as the Bridge URL instead of {self.api_url}",
+                body=text,
+                **context,
+            )
+        if status == 204 or not content.strip():
+            if expect is not None:
+                raise BridgeResponseError(
+                    f"the Bridge answered HTTP {status} with an empty body where JSON was expected",
+                    body=text,
+                    **context,
+                )
+            return None
+        try:
+            data = json.loads(content)
+        except ValueError as exc:
+            raise BridgeResponseError(
+                f"the Bridge answered HTTP {status} with {_describe_body(response)}; is "
+                f"{self.api_url} a Storj Bridge?",
+                body=text,
+                **context,
+            ) from exc
+        if isinstance(data, dict) and set(data) == {"error"}:
+            raise bridge_error_for_status(status)(str(data["error"]), body=text, **context)
+        if expect is not None and not isinstance(data, expect):
+            names = (
+                " or ".join(t.__name__ for t in expect)
+                if isinstance(expect, tuple)
+                else expect.__name__
+            )
+            raise BridgeResponseError(
+                f"the Bridge answered a JSON {type(data).__name__} where a {names} was expected",
+                body=text,
+                **context,
+            )
+        return data
+
+    def _shape_error(self, what: str, method: str, path: str, data: Any) -> NoReturn:
+        raise BridgeResponseError(
+            f"unexpected answer to {method} {path}: {what}",
+            method=method,
+            url=self.api_url.rstrip("/") + path,
+            body=json.dumps(data)[:2000] if data is not None else None,
+        )
+
+    def _wrap(self, cls: type[M], data: Any, method: str, path: str) -> M:
+        """Build a model record from one JSON object (shape errors → BridgeResponseError)."""
+        if not isinstance(data, Mapping):
+            self._shape_error(
+                f"expected a JSON object, got {type(data).__name__}", method, path, data
+            )
+        try:
+            return cls.from_json(data)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            self._shape_error(f"cannot read it as {cls.__name__}: {exc}", method, path, data)
+
+    def _wrap_list(self, cls: type[M], data: Any, method: str, path: str) -> list[M]:
+        if not isinstance(data, list):
+            self._shape_error(
+                f"expected a JSON array, got {type(data).__name__}", method, path, data
+            )
+        return [self._wrap(cls, item, method, path) for item in data]
+
+    def _key_hex(self, public_key: Any) -> str:
+        """Hex of a public key given as an ecdsa/cryptography key object, bytes or a hex string."""
+        if isinstance(public_key, str):
+            _keys.load_public_key(public_key)  # raises ValueError for anything else
+            return public_key.lower()
+        if isinstance(public_key, (bytes, bytearray)):
+            return _keys.public_key_hex(_keys.load_public_key(bytes(public_key)))
+        try:
+            return ecdsa_to_hex(public_key)
+        except (TypeError, AttributeError) as exc:
+            raise ValueError(f"not a public key: {type(public_key).__name__}") from exc
+
+    # ---------------------------------------------------------------- buckets
+
+    def bucket_create(
+        self, name: str, storage: int | None = None, transfer: int | None = None
+    ) -> model.Bucket:
+        """Create storage bucket.
+
+        See API buckets: ``POST /buckets`` with ``{"name", "storage"?, "transfer"?}`` →
+        201 Bucket. The Bridge accepts and ignores ``storage`` and ``transfer`` (limits are
+        vestigial and always 0); they are sent when not None (0.1.x dropped a 0).
+
+        :param name: name (the bucket id is derived from your email and this name).
+        :param storage: storage limit (in GB).
+        :param transfer: transfer limit (in GB).
+        :returns: bucket.
+        :rtype: (:class:`storj.model.Bucket`)
+        :raises ConflictError: (2018 Bridge) the name is already used; the 2016 Bridge
+            answers 500 ``Name already used by another bucket`` (``BridgeServerError``).
+        """
+        body: dict[str, Any] = {"name": name}
+        if storage is not None:
+            body["storage"] = storage
+        if transfer is not None:
+            body["transfer"] = transfer
+        data = self._request("POST", "/buckets", json=body, expect=dict)
+        return self._wrap(model.Bucket, data, "POST", "/buckets")
+
+    def bucket_delete(self, bucket_id: str) -> None:
+        """Destroy a storage bucket.
+
+        See API buckets: ``DELETE /buckets/{id}`` → 204.
+
+        :param bucket_id: unique identifier.
+        :raises NotFoundError: no such bucket.
+        """
+        self._request("DELETE", f"/buckets/{_quote(bucket_id)}")
+
+    def bucket_files(self, bucket_id: str) -> list[dict[str, Any]]:
+        """List all the file metadata stored in the bucket.
+
+        See API buckets: ``GET /buckets/{id}/files`` → 200
+        ``[{bucket, mimetype, filename, frame, size, id, …}]``.
+
+        :param bucket_id: unique identifier.
+        :returns: the entries as plain dicts (the documented type is ``dict`` records;
+            use :meth:`file_metadata` for a :class:`storj.model.File`).
+        :rtype: (list[dict])
+        """
+        path = f"/buckets/{_quote(bucket_id)}/files"
+        data = self._request("GET", path, expect=list)
+        if not all(isinstance(item, dict) for item in data):
+            self._shape_error("expected an array of JSON objects", "GET", path, data)
+        return data
+
+    def bucket_get(self, bucket_id: str) -> model.Bucket:
+        """Return the bucket object.
+
+        See API buckets: ``GET /buckets/{id}`` → 200 Bucket.
+
+        :param bucket_id: bucket unique identifier.
+        :returns: bucket.
+        :rtype: (:class:`storj.model.Bucket`)
+        :raises NotFoundError: no such bucket (0.1.x documented ``None`` but raised too).
+        """
+        path = f"/buckets/{_quote(bucket_id)}"
+        return self._wrap(model.Bucket, self._request("GET", path, expect=dict), "GET", path)
+
+    def bucket_id_by_name(self, name: str) -> str:
+        """Id of your bucket called ``name`` (2018 Bridge).
+
+        See ``GET /bucket-ids/{name}`` → 200 ``{"id"}``; the name is URL-escaped.
+
+        :raises NotFoundError: no bucket with that name.
+        """
+        path = f"/bucket-ids/{urllib.parse.quote(name, safe='')}"
+        data = self._request("GET", path, expect=dict)
+        if not isinstance(data.get("id"), str):
+            self._shape_error("no string 'id' field", "GET", path, data)
+        return data["id"]
+
+    def bucket_list(self) -> Iterator[model.Bucket]:
+        """List all of the buckets belonging to the user.
+
+        See API buckets: ``GET /buckets`` → 200 ``[Bucket…]``.
+
+        The list is fetched when this method is called (0.1.x fetched on the first
+        ``next()``, so errors surfaced far from the call); an iterator over the result
+        is returned, as documented.
+
+        :returns: buckets.
+        :rtype: (generator[:class:`storj.model.Bucket`])
+        """
+        data = self._request("GET", "/buckets", expect=list)
+        return iter(self._wrap_list(model.Bucket, data, "GET", "/buckets"))
+
+    def bucket_set_keys(
+        self, bucket_id: str, bucket_name: str | None, keys: Iterable[Any]
+    ) -> model.Bucket:
+        """Update the bucket with the given public keys.
+
+        See API buckets: ``PATCH /buckets/{bucket_id}`` with ``{"pubkeys": [hex…]}`` → 200
+        Bucket. The Bridge ignores a ``name`` in this body, so ``bucket_name`` (kept for
+        the documented signature) is not sent. Keys may be hex strings or key objects
+        (encoded as compressed SEC1 hex).
+
+        :param bucket_id: bucket unique identifier.
+        :param bucket_name: bucket name (ignored, see above).
+        :param keys: public keys.
+        :returns: updated bucket information.
+        :rtype: (:class:`storj.model.Bucket`)
+        """
+        path = f"/buckets/{_quote(bucket_id)}"
+        body = {"pubkeys": [self._key_hex(key) for key in keys]}
+        data = self._request("PATCH", path, json=body, idempotent=True, expect=dict)
+        return self._wrap(model.Bucket, data, "PATCH", path)
+
+    def bucket_set_mirrors(
+        self, bucket_id: str, file_id: str, redundancy: int
+    ) -> list[model.Mirror]:
+        """Establishes a series of mirrors for the given file.
+
+        See API buckets: ``POST /buckets/{id}/mirrors`` with ``{"file", "redundancy"}``
+        (route of the 2016 Bridge; 2017+ Bridges mirror automatically and answer 404).
+        Two answer shapes existed and both are read: 201 ``[{hash, mirrors, status}]``
+        (one per shard) and 202 ``[[Mirror…], …]`` (per shard, the candidate mirrors),
+        which is flattened. 0.1.x built one ``Mirror`` from the whole list and crashed.
+
+        :param bucket_id: bucket unique identifier.
+        :param file_id: file unique identitifer.
+        :param redundancy: number of replicas (the Bridge allows at most 12).
+        :returns: the mirror settings.
+        :rtype: (list[:class:`storj.model.Mirror`])
+        """
+        if isinstance(redundancy, bool) or not isinstance(redundancy, int) or redundancy < 1:
+            raise ValueError(f"redundancy must be a positive int, not {redundancy!r}")
+        path = f"/buckets/{_quote(bucket_id)}/mirrors"
+        data = self._request(
+            "POST", path, json={"file": file_id, "redundancy": redundancy}, expect=list
+        )
+        items: list[Any] = []
+        for entry in data:
+            items.extend(entry if isinstance(entry, list) else [entry])
+        return self._wrap_list(model.Mirror, items, "POST", path)
+
+    # ---------------------------------------------------------------- contacts
+
+    def contact_list(
+        self,
+        page: int | str = 1,
+        address: str | None = None,
+        protocol: str | None = None,
+        user_agent: str | None = None,
+        connected: bool | None = None,
+    ) -> list[model.Contact]:
+        """Lists contacts (public route, no credentials sent).
+
+        See API contacts: ``GET /contacts?page=&address=&protocol=&userAgent=&connected=``
+        (only the filters that are not None; ``connected`` as ``true``/``false``; pages of
+        30). 0.1.x ignored every argument. The 2016 Bridge filters by address, protocol
+        and userAgent, the 2018 Bridge by address only; both ignore ``connected``.
+
+        :param page: pagination indicator.
+        :param address: hostname or IP address.
+        :param protocol: SemVer protocol tag.
+        :param user_agent: Storj user agent string for farming client.
+        :param connected: filter results by connection status.
+        :returns: list of contacts.
+        :rtype: (list[:class:`storj.model.Contact`])
+        """
+        params = {
+            "page": page,
+            "address": address,
+            "protocol": protocol,
+            "userAgent": user_agent,
+            "connected": connected,
+        }
+        data = self._request("GET", "/contacts", params=params, auth=False, expect=list)
+        return self._wrap_list(model.Contact, data, "GET", "/contacts")
+
+    def contact_lookup(self, node_id: str) -> model.Contact:
+        """Lookup for contact information of a node (public route).
+
+        See API contacts: ``GET /contacts/{nodeID}`` → 200 Contact.
+
+        :param node_id: node unique identifier.
+        :returns: contact information
+        :rtype: (:class:`storj.model.Contact`)
+        :raises NotFoundError: unknown node.
+        """
+        path = f"/contacts/{_quote(node_id)}"
+        data = self._request("GET", path, auth=False, expect=dict)
+        return self._wrap(model.Contact, data, "GET", path)
+
+    # ------------------------------------------------------------------- files
+
+    def bucket_entry_create(
+        self,
+        bucket_id: str,
+        frame_id: str,
+        filename: str,
+        mimetype: str | None = None,
+        *,
+        index: str | None = None,
+        hmac: Mapping[str, Any] | None = None,
+        erasure: Mapping[str, Any] | None = None,
+    ) -> model.File:
+        """Create the bucket entry of an uploaded frame (used by the transfer engine).
+
+        See ``POST /buckets/{id}/files`` with the JSON body
+        ``{"frame", "filename", "mimetype"?, "index"?, "hmac"?, "erasure"?}`` → 200 entry
+        (+ ``size``). Omitted fields are not sent (the Bridge's default mimetype is
+        ``application/octet-stream``). The frame is locked by the Bridge afterwards.
+        Not retried automatically: a 2018 Bridge refuses a second entry with the same
+        name, so a retry after a lost answer would look like a failure.
+
+        :param index: 64 hex, the file's key index (libstorj, 2018).
+        :param hmac: ``{"type": "sha512", "value": hex}``.
+        :param erasure: ``{"type": "reedsolomon"}`` when parity shards exist.
+        """
+        body: dict[str, Any] = {"frame": frame_id, "filename": filename}
+        for key, value in (("mimetype", mimetype), ("index", index)):
+            if value is not None:
+                body[key] = value
+        if hmac is not None:
+            body["hmac"] = dict(hmac)
+        if erasure is not None:
+            body["erasure"] = dict(erasure)
+        path = f"/buckets/{_quote(bucket_id)}/files"
+        data = self._request("POST", path, json=body, expect=dict)
+        return self._wrap(model.File, data, "POST", path)
+
+    def file_id_by_name(self, bucket_id: str, name: str) -> str:
+        """Id of the file called ``name`` in the bucket (2018 Bridge).
+
+        See ``GET /buckets/{id}/file-ids/{name}`` → 200 ``{"id"}``.
+
+        :raises NotFoundError: no such file.
+        """
+        path = f"/buckets/{_quote(bucket_id)}/file-ids/{urllib.parse.quote(name, safe='')}"
+        data = self._request("GET", path, expect=dict)
+        if not isinstance(data.get("id"), str):
+            self._shape_error("no string 'id' field", "GET", path, data)
+        return data["id"]
+
+    def file_metadata(self, bucket_id: str, file_id: str) -> model.File:
+        """Get file metadata.
+
+        See API buckets: ``GET /buckets/{id}/files/{file_id}/info`` → 200
+        ``{bucket, mimetype, filename, frame, size, id, …}``.
+
+        :param bucket_id: bucket unique identifier.
+        :param file_id: file unique identifier.
+        :returns: file metadata.
+        :rtype: (:class:`storj.model.File`)
+        """
+        path = f"/buckets/{_quote(bucket_id)}/files/{_quote(file_id)}/info"
+        return self._wrap(model.File, self._request("GET", path, expect=dict), "GET", path)
+
+    def file_mirrors(self, bucket_id: str, file_id: str) -> list[model.FileMirrors]:
+        """Mirrors of each shard of a file.
+
+        See ``GET /buckets/{id}/files/{file_id}/mirrors`` → 200
+        ``[{"established": [...], "available": [...]}, …]`` (one per shard). This route
+        takes normal authentication (0.3.x sent a PULL token it does not need).
+        """
+        path = f"/buckets/{_quote(bucket_id)}/files/{_quote(file_id)}/mirrors"
+        data = self._request("GET", path, expect=list)
+        return self._wrap_list(model.FileMirrors, data, "GET", path)
+
+    def _pull_token(self, bucket_id: str) -> str:
+        token = self.token_create(bucket_id, "PULL")
+        value = token.get("token") or token.get("id")
+        if not isinstance(value, str):
+            self._shape_error(
+                "the PULL token has no 'token' field", "POST", f"/buckets/{bucket_id}/tokens", None
+            )
+        return value
+
+    def file_pointers(
+        self,
+        bucket_id: str,
+        file_id: str,
+        skip: int | str | None = None,
+        limit: int | str | None = None,
+        exclude: Iterable[str] | str | None = None,
+    ) -> Iterator[model.FilePointer]:
+        """Get list of pointers associated with a file.
+
+        See API buckets: ``GET /buckets/{id}/files/{file_id}?skip=&limit=&exclude=`` with
+        header ``x-token``: a PULL token created first with ``POST /buckets/{id}/tokens``
+        (tokens are single use, so each attempt gets a new one). ``skip``, ``limit`` and
+        ``exclude`` (nodeIDs, comma-joined) are sent when not None; the Bridge's defaults
+        are 0 and 6. 0.1.x ignored ``skip``/``limit``; 0.3.x put them in the signed path.
+
+        Each pointer has ``index``, ``hash``, ``size`` and, when a farmer could be reached,
+        ``token``, ``operation`` and ``farmer`` (a Contact). Past the last shard the list
+        is empty. Fetched at call time; an iterator over the result is returned.
+
+        :param bucket_id: bucket unique identifier.
+        :param file_id: file unique identifier.
+        :param skip: pointer index to start the file slice.
+        :param limit: number of pointers to resolve tokens for.
+        :param exclude: nodeIDs of farmers not to use.
+        :returns: file pointers.
+        :rtype: (generator[:class:`storj.model.FilePointer`])
+        """
+        if exclude is not None and not isinstance(exclude, str):
+            exclude = ",".join(exclude)
+        params = {"skip": skip, "limit": limit, "exclude": exclude}
+        path = f"/buckets/{_quote(bucket_id)}/files/{_quote(file_id)}"
+        data = self._request(
+            "GET",
+            path,
+            params=params,
+            auth=False,
+            expect=list,
+            x_token=lambda: self._pull_token(bucket_id),
+        )
+        return iter(self._wrap_list(model.FilePointer, data, "GET", path))
+
+    def file_remove(self, bucket_id: str, file_id: str) -> None:
+        """Delete a file pointer from a specified bucket.
+
+        See API buckets: ``DELETE /buckets/{id}/files/{file_id}`` → 204. Only the entry is
+        removed; the farmers' data expires with its contracts.
+
+        :param bucket_id: bucket unique identifier.
+        :param file_id: file unique identifier.
+        """
+        self._request("DELETE", f"/buckets/{_quote(bucket_id)}/files/{_quote(file_id)}")
+
+    # ------------------------------------------------------ transfer delegation
+
+    @staticmethod
+    def _transfer(function: str) -> Callable[..., Any]:
+        try:
+            from storj import transfer
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("storj.transfer", "storj"):
+                raise
+            transfer = None  # type: ignore[assignment]
+        target = getattr(transfer, function, None)
+        if target is None:
+            raise TransferUnavailableError(
+                f"storj.transfer.{function} is not available in this installation of storj "
+                f"{__version__}; reinstall the package (pip install --force-reinstall storj)"
+            )
+        return target
+
+    def file_upload(self, bucket_id: str, file: Any, frame: Any) -> model.File:
+        """Upload file.
+
+        See API buckets: ``POST /buckets/{id}/files`` — after the shards have been stored:
+        delegates to :func:`storj.transfer.file_upload`, which encrypts and shards the
+        file, adds each shard to ``frame`` (``PUT /frames/{id}``), sends it to the
+        farmers and creates the bucket entry. 0.1.x was a stub that sent the frame id as
+        an HTTP header and uploaded nothing.
+
+        :param bucket_id: bucket unique identifier.
+        :param file: file to be uploaded (:class:`storj.model.File`, path or binary file).
+        :param frame: frame used to stage file (:class:`storj.model.Frame`).
+        :returns: the bucket entry.
+        """
+        return self._transfer("file_upload")(self, bucket_id, file, frame)
+
+    def upload_file(self, bucket_id: str, source: Any, **kwargs: Any) -> model.File:
+        """Upload a file (path or readable binary file object) into a bucket.
+
+        Delegates to :func:`storj.transfer.upload_file`; keyword arguments ``name``,
+        ``mimetype``, ``progress``, ``config`` and ``cancel`` are passed through.
+        """
+        return self._transfer("upload_file")(self, bucket_id, source, **kwargs)
+
+    def download_file(
+        self, bucket_id: str, file_id: str, destination: Any, **kwargs: Any
+    ) -> model.File:
+        """Download a file to a path or writable binary file object.
+
+        Delegates to :func:`storj.transfer.download_file`; keyword arguments ``progress``,
+        ``config`` and ``cancel`` are passed through.
+        """
+        return self._transfer("download_file")(self, bucket_id, file_id, destination, **kwargs)
+
+    def open_file(self, bucket_id: str, file_id: str, **kwargs: Any) -> io.RawIOBase:
+        """A seekable reader over a stored file, fetching only the shards a read needs.
+
+        Delegates to :func:`storj.transfer.open_file` (keyword ``config`` passed through).
+        """
+        return self._transfer("open_file")(self, bucket_id, file_id, **kwargs)
+
+    # ------------------------------------------------------------------ frames
+
+    def frame_add_shard(
+        self, shard: Any, frame_id: str, exclude: Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        """Adds a shard item to the staging frame and negotiates a storage contract.
+
+        See API frames: ``PUT /frames/{frame_id}`` with ``shard.to_json()``
+        (``{hash, size, index, challenges, tree, parity?}``; None fields dropped) plus
+        ``exclude`` (nodeIDs) when given → 200 ``{hash, token, operation: "PUSH",
+        farmer: {address, port, nodeID, …}}``. 0.1.x sent the MerkleTree object itself
+        and never sent ``exclude``.
+
+        Only 429 answers and connection failures before sending are retried here: a
+        failed negotiation (5xx/400) is for the caller to repeat, usually with the
+        failing farmer in ``exclude`` (the transfer engine does this, like libstorj).
+
+        :param shard: the shard (:class:`storj.model.Shard` or a mapping in wire form).
+        :param frame_id: the frame unique identifier.
+        :param exclude: farmers (nodeIDs) the Bridge must not choose.
+        :returns: the Bridge's answer as a dict (``["token"]``, ``["farmer"]["address"]``…).
+        """
+        if isinstance(shard, Mapping):
+            wire = dict(shard)
+        else:
+            wire = dict(shard.to_json())
+        body = {key: value for key, value in wire.items() if value is not None}
+        if exclude is not None:
+            body["exclude"] = [exclude] if isinstance(exclude, str) else list(exclude)
+        path = f"/frames/{_quote(frame_id)}"
+        data = self._request("PUT", path, json=body, idempotent=False, expect=dict)
+        farmer = data.get("farmer")
+        if not isinstance(data.get("token"), str) or not isinstance(farmer, dict):
+            self._shape_error("expected {hash, token, operation, farmer}", "PUT", path, data)
+        return data
+
+    def frame_create(self) -> model.Frame:
+        """Creates a file staging frame.
+
+        See API frames: ``POST /frames`` (empty JSON object) → 200 Frame. Safe to retry (a
+        lost answer leaves an empty frame behind, as libstorj's retries do).
+
+        :returns: the frame.
+        :rtype: (:class:`storj.model.Frame`)
+        """
+        data = self._request("POST", "/frames", json={}, idempotent=True, expect=dict)
+        return self._wrap(model.Frame, data, "POST", "/frames")
+
+    def frame_delete(self, frame_id: str) -> None:
+        """Destroys the file staging frame by it's unique ID.
+
+        See API frames: ``DELETE /frames/{frame_id}`` → 204 (no body; 0.1.x sent one).
+
+        :param frame_id: unique identifier.
+        """
+        self._request("DELETE", f"/frames/{_quote(frame_id)}")
+
+    def frame_get(self, frame_id: str) -> model.Frame:
+        """Fetches the file staging frame by it's unique ID.
+
+        See API frame: ``GET /frames/{frame_id}`` → 200 Frame (no body; 0.1.x sent one).
+
+        :param frame_id: unique identifier.
+        :returns: a frame.
+        :rtype: (:class:`storj.model.Frame`)
+        """
+        path = f"/frames/{_quote(frame_id)}"
+        return self._wrap(model.Frame, self._request("GET", path, expect=dict), "GET", path)
+
+    def frame_list(self) -> Iterator[model.Frame]:
+        """Returns all open file staging frames.
+
+        See API frame: ``GET /frames`` → 200 ``[Frame…]``; fetched at call time, an
+        iterator over the result is returned.
+
+        :returns: all open file staging frames.
+        :rtype: (generator[:class:`storj.model.Frame`])
+        """
+        data = self._request("GET", "/frames", expect=list)
+        return iter(self._wrap_list(model.Frame, data, "GET", "/frames"))
+
+    # -------------------------------------------------------------------- keys
+
+    def key_delete(self, public_key: Any) -> None:
+        """Removes a public ECDSA key.
+
+        See API keys: ``DELETE /keys/{pubkey}`` (URL-escaped) → 204.
+
+        :param public_key: key to be removed (hex string as registered, or a key object).
+        """
+        key = public_key if isinstance(public_key, str) else self._key_hex(public_key)
+        self._request("DELETE", f"/keys/{urllib.parse.quote(key, safe='')}")
+
+    def key_list(self) -> list[str]:
+        """Lists the public ECDSA keys associated with the user.
+
+        See API keys: ``GET /keys`` → 200 ``[{key, id, user, label}…]``.
+
+        :returns: public keys (the ``key`` field of each record).
+        :rtype: (list[str])
+        """
+        data = self._request("GET", "/keys", expect=list)
+        if not all(isinstance(item, dict) and isinstance(item.get("key"), str) for item in data):
+            self._shape_error("expected [{key, …}]", "GET", "/keys", data)
+        return [item["key"] for item in data]
+
+    def key_register(self, public_key: Any) -> list[model.Key]:
+        """Register an ECDSA public key.
+
+        See API keys: ``POST /keys`` with ``{"key": hex}`` → 200 ``{key, id, user, label}``.
+        Accepts an ``ecdsa.VerifyingKey`` / ``SigningKey`` or a ``cryptography`` key
+        (encoded with :func:`storj.api.ecdsa_to_hex`: compressed SEC1, the same string
+        as :attr:`public_key_hex` sends in ``x-pubkey``), SEC1 bytes, or a hex string
+        (sent as given, lowercased). 0.1.x could not encode key objects at all.
+
+        :returns: public keys: a list holding the registered record.
+        :rtype: (list[:class:`storj.model.Key`])
+        :raises ValueError: not a secp256k1 public key (nothing is sent).
+        """
+        body = {"key": self._key_hex(public_key)}
+        data = self._request("POST", "/keys", json=body, expect=dict)
+        return [self._wrap(model.Key, data, "POST", "/keys")]
+
+    # ------------------------------------------------------------------ tokens
+
+    def token_create(
+        self, bucket_id: str, operation: str, *, file_id: str | None = None
+    ) -> model.Token:
+        """Creates a token for the specified operation.
+
+        See API buckets: ``POST /buckets/{id}/tokens`` with ``{"operation"}`` (plus
+        ``"file"`` when ``file_id`` is given, for which a PULL token also reports the
+        file's ``mimetype`` and ``size``) → 201 ``{token, id, bucket, operation, expires,
+        encryptionKey}``. Tokens expire after 5 minutes (2016) / 1 hour (2018) and are
+        single use.
+
+        :param bucket_id: bucket unique identifier.
+        :param operation: ``"PUSH"`` or ``"PULL"`` (case-insensitive).
+        :returns: the token (mapping access ``token["token"]`` still works).
+        :rtype: (:class:`storj.model.Token`)
+        :raises ValueError: another operation (0.1.x sent anything to the Bridge).
+        """
+        op = operation.upper() if isinstance(operation, str) else operation
+        if op not in _OPERATIONS:
+            raise ValueError(f"operation must be 'PUSH' or 'PULL', not {operation!r}")
+        body: dict[str, Any] = {"operation": op}
+        if file_id is not None:
+            body["file"] = file_id
+        path = f"/buckets/{_quote(bucket_id)}/tokens"
+        data = self._request("POST", path, json=body, idempotent=True, expect=dict)
+        return self._wrap(model.Token, data, "POST", path)
+
+    # ------------------------------------------------------------------- users
+
+    def user_activate(self, token: str) -> model.User:
+        """Activate user (public route).
+
+        See API users: ``GET /activations/{token}`` → 200 User.
+
+        :param token: activation token.
+        :raises BadRequestError: invalid activation token.
+        """
+        path = f"/activations/{_quote(token)}"
+        data = self._request("GET", path, auth=False, expect=dict)
+        return self._wrap(model.User, data, "GET", path)
+
+    def user_activation_email(self, email: str, token: str | None = None) -> model.User:
+        """Send user activation email again (public route).
+
+        See API users: ``POST /activations`` with ``{"email"}`` → 201 User. This is the
+        Bridge's real route; the documented ``POST /activations/{token}`` does not exist
+        and 0.1.x actually re-activated with ``GET /activations/{token}``. ``token`` is
+        accepted for the documented signature and not sent.
+
+        :param email: user's email address.
+        :param token: activation token (unused).
+        """
+        data = self._request("POST", "/activations", json={"email": email}, auth=False, expect=dict)
+        return self._wrap(model.User, data, "POST", "/activations")
+
+    def user_create(self, email: str, password: str) -> model.User:
+        """Create a new user with Storj bridge (public route).
+
+        See API users: ``POST /users`` with ``{"email", "password": sha256 hex}`` → 201 User
+        (not yet activated: the Bridge emails an activation link). The plain password is
+        neither sent nor logged (0.1.x logged it and then crashed).
+
+        :param email: user's email address.
+        :param password: user's password (plain text; hashed here).
+        :raises BadRequestError: email already registered.
+        """
+        body = {"email": email, "password": hash_password(password)}
+        data = self._request("POST", "/users", json=body, auth=False, expect=dict)
+        return self._wrap(model.User, data, "POST", "/users")
+
+    def user_deactivate(self, token: str) -> model.User:
+        """Discard activation token: confirm a deactivation (public route).
+
+        See API users: ``GET /deactivations/{token}`` → 200 User (account disabled). 0.1.x
+        sent ``DELETE /activations/{token}``, which does not exist.
+
+        :param token: deactivation token (from the email sent by :meth:`user_delete`).
+        """
+        path = f"/deactivations/{_quote(token)}"
+        data = self._request("GET", path, auth=False, expect=dict)
+        return self._wrap(model.User, data, "GET", path)
+
+    def user_delete(self, email: str) -> model.User:
+        """Delete user account: request a deactivation email.
+
+        See API users: ``DELETE /users/{email}`` → 200 User; the account is disabled only
+        when the emailed token is confirmed with :meth:`user_deactivate`. Not retried
+        (each call sends an email).
+
+        :param email: user's email address (must be the authenticated user).
+        """
+        path = f"/users/{_quote(email)}"
+        data = self._request("DELETE", path, idempotent=False, expect=dict)
+        return self._wrap(model.User, data, "DELETE", path)
+
+    def user_reset_password(self, email: str, password: str | None = None) -> model.User:
+        """Request a password reset (public route).
+
+        See API users: ``PATCH /users/{email}`` with ``{"password": sha256 hex of the NEW
+        password}`` → 200 User; the Bridge emails a token that :meth:`
+        user_reset_password_confirmation` confirms. The 2016 Bridge requires the new
+        password here (0.1.x sent no body and was rejected with 400). Without
+        ``password`` an empty object is sent, which only the 2018 Bridge accepts (it
+        takes the new password at confirmation time).
+
+        :param email: user's email address.
+        :param password: the new password (plain text; hashed here, never sent or logged).
+        """
+        body = {"password": hash_password(password)} if password is not None else {}
+        path = f"/users/{_quote(email)}"
+        data = self._request("PATCH", path, json=body, auth=False, idempotent=False, expect=dict)
+        return self._wrap(model.User, data, "PATCH", path)
+
+    def user_reset_password_confirmation(self, token: str) -> model.User:
+        """Confirm a password reset request (public route).
+
+        See API users: ``GET /resets/{token}`` → 200 User (the new password is active).
+
+        :param token: password reset token.
+        """
+        path = f"/resets/{_quote(token)}"
+        data = self._request("GET", path, auth=False, expect=dict)
+        return self._wrap(model.User, data, "GET", path)
+
+    # ------------------------------------------------------------ misc routes
+
+    def exchange_report_send(self, report: Any) -> None:
+        """Send an exchange report (public route, used by the transfer engine).
+
+        See ``POST /reports/exchanges`` with ``{dataHash, reporterId, farmerId, clientId,
+        exchangeStart, exchangeEnd, exchangeResultCode, exchangeResultMessage}`` → 201
+        ``{}``. ``report`` is a mapping or a :class:`storj.model.ExchangeReport`. Not
+        retried on 5xx or timeouts (reports are best effort; the transfer engine sends
+        each at most twice).
+        """
+        body = dict(report) if isinstance(report, Mapping) else dict(report.to_json())
+        self._request("POST", "/reports/exchanges", json=body, auth=False, idempotent=False)
+
+    def get_info(self) -> dict[str, Any]:
+        """The Bridge's API description (public route).
+
+        See ``GET /`` → 200 Swagger document; ``["info"]`` has ``title``, ``version``,
+        ``x-protocol-version`` and ``x-core-version``.
+        """
+        return self._request("GET", "/", auth=False, expect=dict)
