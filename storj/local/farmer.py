@@ -1,0 +1,1161 @@
+"""A farmer (storage node) of the local Storj network.
+
+Each :class:`FarmerNode` is one HTTP server on loopback that speaks the farmer side of
+the v2 protocol (``bridge-protocol.md`` §6) and the local Bridge → farmer control
+channel (§5.4, ``docs/internals.rst`` "The local network"):
+
+``POST /shards/<hash>?token=<token>``
+    Upload a shard. The body (``Content-Length`` or chunked) is streamed to a temporary
+    file in the farmer's directory while it is hashed with ``RIPEMD160(SHA256(.))``;
+    nothing is kept in memory. Answers are exactly those of §6.1 with ``{"result": ...}``
+    bodies (§6.4).
+``GET /shards/<hash>?token=<token>``
+    Download a shard, streamed from disk (§6.2).
+``POST /``
+    Control calls from the Bridge (``CONSIGN``, ``RETRIEVE``, ``MIRROR``, ``AUDIT``),
+    accepted only with the header ``x-storj-control-secret``.
+
+Local choices (allowed by §6.3 and §5.4, documented here because clients can see them):
+
+* transfer tokens are bound to the shard hash **and** to the operation: a ``CONSIGN``
+  token (PUSH) only works for ``POST``, a ``RETRIEVE`` token (PULL) only for ``GET``;
+  the wrong one is refused with 401 ``Token not valid for operation``;
+* tokens live in memory (like core 6) and are lost when the farmer restarts;
+* a ``:hash`` that is not 40 lowercase hex characters is refused with 400 before any
+  token check or file-system access; any other path is 404;
+* ``x-storj-node-id`` must be absent or this farmer's nodeID (no tunnels): other values
+  get 400;
+* a well-formed control call always answers 200 with ``{"id", "result"}`` or
+  ``{"id", "error": {"message"}}`` (JSON-RPC style); an unreadable one answers 400 with
+  an ``error`` object; a missing or wrong secret answers 401 ``{"result": "Not authorized"}``.
+
+At :meth:`FarmerNode.start` the farmer registers with the Bridge through ``POST /contacts``
+signed with its secp256k1 identity (the 2018 farmer authentication, §2.7, without the
+proof of work). The signature is ``storj.keys.sign(identity, message)`` — ECDSA over
+``SHA256(message)``, DER hex — where ``message`` is the bytes of
+``METHOD + fullURL + timestamp + rawBody`` (``"POST"``, the exact URL requested, the
+decimal millisecond timestamp also sent as ``x-node-timestamp``, the raw JSON body).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import parse_qs
+
+import requests
+from werkzeug.exceptions import ClientDisconnected
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wsgi import get_input_stream
+
+from storj import keys
+from storj.api import is_node_id, is_shard_hash, ripemd160, rmd160sha256_hex
+from storj.exception import (
+    BridgeError,
+    BridgeTransportError,
+    ConfigurationError,
+    bridge_error_for_status,
+)
+from storj.metadata import __version__
+
+__all__ = [
+    "CONTROL_SECRET_HEADER",
+    "FarmerConfig",
+    "FarmerNode",
+    "TokenError",
+    "TokenStore",
+    "TransferToken",
+    "load_or_create_identity",
+    "registration_message",
+]
+
+log = logging.getLogger("storj.local.farmer")
+
+#: Header carrying the shared secret of the control channel (``POST /``).
+CONTROL_SECRET_HEADER = "x-storj-control-secret"  # noqa: S105 - a header name
+
+PUSH = "PUSH"
+PULL = "PULL"
+
+#: Exchange report result codes (§4.10).
+SUCCESS = 1000
+FAILURE = 1100
+
+#: §6.1 / §6.2 messages, sent verbatim as ``{"result": ...}``.
+# ruff: noqa: S105 (messages about tokens are not passwords)
+MSG_NO_TOKEN = "You did not supply a token"
+MSG_TOKEN_NOT_ACCEPTED = "The supplied token is not accepted"
+MSG_NO_HASH = "You did not supply the data hash"
+MSG_TOKEN_EXPIRED = "Token has expired"
+MSG_TOKEN_WRONG_HASH = "Token not valid for hash"
+MSG_TOKEN_WRONG_OPERATION = "Token not valid for operation"  # local choice, see module doc
+MSG_TOO_LARGE = "Shard exceeds the amount defined in the contract"
+MSG_HASH_MISMATCH = "Calculated hash does not match the expected result"
+MSG_COMPLETED = "Consignment completed"
+MSG_NOT_AUTHORIZED = "Not authorized"
+MSG_INTERNAL = "Internal error"
+
+_CHUNK = 64 * 1024
+_MAX_CONTROL_BODY = 4 * 1024 * 1024
+_SHARD_ROUTE = re.compile(r"^/shards/([^/]*)/?$")
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_IDENTITY_FILE = "identity.key"
+_DB_FILE = "farmer.sqlite3"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# --------------------------------------------------------------------------------------
+# Configuration and identity
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class FarmerConfig:
+    """Settings of one farmer node.
+
+    :param data_dir: the farmer's directory (identity, contracts database, shards).
+    :param bridge_url: the Bridge to register with and to send exchange reports to;
+        ``None`` runs the farmer alone (no registration, no reports).
+    :param control_secret: the secret the Bridge must send in ``x-storj-control-secret``.
+    :param host: address to bind.
+    :param public_address: address advertised in the contact; ``None`` advertises
+        ``host`` (loopback when ``host`` is a wildcard such as ``0.0.0.0``).
+    :param port: port to bind; 0 picks a free one.
+    :param token_ttl: lifetime of transfer tokens in seconds (core 6: 30 min).
+    :param max_shard_bytes: the largest shard a ``CONSIGN``/``MIRROR`` may announce.
+    :param space_available: bytes advertised to the Bridge as ``spaceAvailable``;
+        ``None`` advertises the free space of the file system holding ``data_dir``.
+    :param user_agent: the contact's ``userAgent``.
+    :param protocol: the contact's ``protocol`` (core 8 uses ``"1.2.0"``).
+    :param request_timeout: seconds to wait for the Bridge or a mirror source.
+    """
+
+    data_dir: str | os.PathLike[str]
+    bridge_url: str | None = None
+    control_secret: str = ""
+    host: str = "127.0.0.1"
+    public_address: str | None = None
+    port: int = 0
+    token_ttl: float = 1800.0
+    max_shard_bytes: int = 4 * 1024**3
+    space_available: int | None = None
+    user_agent: str = f"storj-python-local/{__version__}"
+    protocol: str = "1.2.0"
+    request_timeout: float = 30.0
+
+
+def load_or_create_identity(path: str | os.PathLike[str]) -> str:
+    """Return the 64-hex secp256k1 private key stored in ``path``, creating it if absent.
+
+    A new file is created exclusively with mode 0600 and holds the key as hex plus a
+    newline. An existing file readable by others is tightened to 0600.
+
+    :raises ConfigurationError: the file exists but does not hold a key.
+    """
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if p.stat().st_mode & 0o077:
+            log.warning("identity key %s was readable by others; setting mode 0600", p)
+            os.chmod(p, 0o600)
+        try:
+            text = p.read_text(encoding="ascii").strip()
+            keys.load_private_key(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(
+                f"{p} does not hold a secp256k1 private key ({exc}); restore it, or delete it "
+                "to give this farmer a new identity (its stored shards become unreachable)"
+            ) from None
+        return text.lower()
+    private_hex = keys.private_key_hex(keys.generate_new_key_pair()[0])
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, (private_hex + "\n").encode("ascii"))
+    finally:
+        os.close(fd)
+    return private_hex
+
+
+def registration_message(method: str, full_url: str, timestamp_ms: int | str, body: bytes) -> bytes:
+    """The bytes a farmer signs for the Bridge: ``METHOD ‖ fullURL ‖ timestamp ‖ rawBody``.
+
+    ``storj.keys.sign`` signs them with ECDSA-SHA256, i.e. over their SHA-256 digest.
+    """
+    return (
+        method.upper().encode("ascii")
+        + full_url.encode("utf-8")
+        + str(timestamp_ms).encode("ascii")
+        + body
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Transfer tokens
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransferToken:
+    """A farmer transfer token (§6.3): 40 hex, bound to one hash and one operation."""
+
+    token: str
+    data_hash: str
+    operation: str
+    expires: float
+
+
+class TokenError(Exception):
+    """A token check failed; ``str(error)`` is the §6.1 message."""
+
+
+class TokenStore:
+    """In-memory, thread-safe farmer tokens with expiry and single use.
+
+    Expired tokens answer ``Token has expired`` for a while and are reaped later (when
+    new tokens are issued), after which they answer ``The supplied token is not accepted``.
+    """
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.time) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._tokens: dict[str, TransferToken] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, data_hash: str, operation: str) -> TransferToken:
+        """Create a token ``hex(RMD160(SHA256(512 random bytes)))`` for ``data_hash``."""
+        now = self._clock()
+        token = TransferToken(
+            token=rmd160sha256_hex(secrets.token_bytes(512)),
+            data_hash=data_hash,
+            operation=operation,
+            expires=now + self.ttl,
+        )
+        grace = max(self.ttl, 60.0)
+        with self._lock:
+            stale = [t for t, v in self._tokens.items() if v.expires + grace < now]
+            for t in stale:
+                del self._tokens[t]
+            self._tokens[token.token] = token
+        return token
+
+    def check(self, token: str | None, data_hash: str | None, operation: str) -> TransferToken:
+        """Return the token record, or raise :class:`TokenError` with the first §6.1 failure.
+
+        Order: no token · unknown token · no hash · expired · other hash · other operation.
+        """
+        if not token:
+            raise TokenError(MSG_NO_TOKEN)
+        with self._lock:
+            record = self._tokens.get(token)
+        if record is None:
+            raise TokenError(MSG_TOKEN_NOT_ACCEPTED)
+        if not data_hash:
+            raise TokenError(MSG_NO_HASH)
+        if record.expires <= self._clock():
+            raise TokenError(MSG_TOKEN_EXPIRED)
+        if record.data_hash != data_hash:
+            raise TokenError(MSG_TOKEN_WRONG_HASH)
+        if record.operation != operation:
+            raise TokenError(MSG_TOKEN_WRONG_OPERATION)
+        return record
+
+    def revoke(self, token: str) -> None:
+        """Forget ``token`` (single use)."""
+        with self._lock:
+            self._tokens.pop(token, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._tokens)
+
+
+# --------------------------------------------------------------------------------------
+# Contracts (SQLite)
+# --------------------------------------------------------------------------------------
+
+
+class ContractStore:
+    """Contracts (shard hash → size) and the audit leaves received with them.
+
+    One hash can be consigned several times with different challenges (the same bytes
+    uploaded twice), so every distinct leaf list is kept. A single connection guarded by a
+    lock serves all server threads.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS contracts ("
+            " data_hash TEXT PRIMARY KEY, data_size INTEGER NOT NULL,"
+            " created INTEGER NOT NULL, renter TEXT)"
+        )
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS audit_trees ("
+            " data_hash TEXT NOT NULL, leaves TEXT NOT NULL,"
+            " PRIMARY KEY (data_hash, leaves))"
+        )
+        self._db = db
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("the farmer's contract database is closed")
+        return self._db
+
+    def put(self, data_hash: str, data_size: int, leaves: list[str], renter: str | None) -> None:
+        """Record (or update) the contract for ``data_hash`` and remember its leaves."""
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN")
+            try:
+                db.execute(
+                    "INSERT INTO contracts (data_hash, data_size, created, renter)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT(data_hash) DO UPDATE SET"
+                    " data_size = excluded.data_size, renter = excluded.renter",
+                    (data_hash, data_size, _now_ms(), renter),
+                )
+                if leaves:
+                    db.execute(
+                        "INSERT OR IGNORE INTO audit_trees (data_hash, leaves) VALUES (?, ?)",
+                        (data_hash, json.dumps(leaves, separators=(",", ":"))),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def size(self, data_hash: str) -> int | None:
+        """The contracted size of ``data_hash``, or ``None`` without a contract."""
+        with self._lock:
+            row = (
+                self._conn()
+                .execute("SELECT data_size FROM contracts WHERE data_hash = ?", (data_hash,))
+                .fetchone()
+            )
+        return None if row is None else int(row[0])
+
+    def trees(self, data_hash: str) -> list[list[str]]:
+        """Every leaf list received for ``data_hash``."""
+        with self._lock:
+            rows = (
+                self._conn()
+                .execute("SELECT leaves FROM audit_trees WHERE data_hash = ?", (data_hash,))
+                .fetchall()
+            )
+        return [json.loads(r[0]) for r in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn().execute("SELECT COUNT(*) FROM contracts").fetchone()[0])
+
+
+# --------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Hasher:
+    """``RIPEMD160(SHA256(.))`` over a stream."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self.size = 0
+
+    def update(self, chunk: bytes) -> None:
+        self._sha.update(chunk)
+        self.size += len(chunk)
+
+    def hexdigest(self) -> str:
+        return ripemd160(self._sha.digest()).hex()
+
+
+def _copy_limited(chunks: Iterable[bytes], out: BinaryIO, limit: int) -> _Hasher:
+    """Write ``chunks`` to ``out`` while hashing; raise :class:`_TooLarge` past ``limit``."""
+    hasher = _Hasher()
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if hasher.size + len(chunk) > limit:
+            raise _TooLarge
+        hasher.update(chunk)
+        out.write(chunk)
+    return hasher
+
+
+def _read_chunks(stream: Any) -> Iterator[bytes]:
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _local_session() -> requests.Session:
+    """A session that ignores proxy variables: every peer of a farmer is local."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
+_Body = Iterable[bytes]
+_Reply = tuple[int, list[tuple[str, str]], _Body]
+
+_STATUS_TEXT = {
+    200: "OK",
+    204: "No Content",
+    304: "Not Modified",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+}
+
+_CORS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    (
+        "Access-Control-Allow-Headers",
+        "Content-Type, x-storj-node-id, x-storj-client-id, " + CONTROL_SECRET_HEADER,
+    ),
+]
+
+
+def _json_reply(status: int, payload: Any) -> _Reply:
+    body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    headers = [
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+    ]
+    return status, headers, [body]
+
+
+def _result(status: int, message: str) -> _Reply:
+    return _json_reply(status, {"result": message})
+
+
+class _ShardStream:
+    """WSGI body streaming a shard file; runs ``on_complete`` after the last byte."""
+
+    def __init__(
+        self,
+        handle: BinaryIO,
+        size: int,
+        on_complete: Callable[[], None],
+        on_error: Callable[[Exception], None],
+    ) -> None:
+        self._handle = handle
+        self._left = size
+        self._on_complete = on_complete
+        self._on_error = on_error
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while self._left > 0:
+                chunk = self._handle.read(min(_CHUNK, self._left))
+                if not chunk:
+                    raise OSError("shard file is shorter than its recorded size")
+                self._left -= len(chunk)
+                yield chunk
+        except OSError as exc:
+            self._on_error(exc)
+            return
+        self._on_complete()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler without its own access log (the farmer logs each request)."""
+
+    protocol_version = "HTTP/1.1"
+    #: Seconds a connection may stay silent before it is dropped (a stalled client must
+    #: not hold a server thread forever).
+    timeout = 300
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        log.debug("%s: " + message.rstrip(), self.address_string(), *args)
+
+
+# --------------------------------------------------------------------------------------
+# The node
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    server: BaseWSGIServer
+    thread: threading.Thread
+    contracts: ContractStore
+    reports: ThreadPoolExecutor
+    mirrors: ThreadPoolExecutor
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+
+class FarmerNode:
+    """One local farmer: shard server, control endpoint and Bridge registration.
+
+    Nothing touches the disk or the network until :meth:`start` (except reading or
+    creating the identity key when :attr:`node_id` is first asked for). A node can be
+    started again after :meth:`stop`; it keeps its identity and shards, gets a new port
+    when ``config.port`` is 0, and registers again.
+    """
+
+    def __init__(self, config: FarmerConfig) -> None:
+        self.config = config
+        self.data_dir = Path(config.data_dir)
+        self.tokens = TokenStore(config.token_ttl)
+        self._private_hex: str | None = None
+        self._public_hex = ""
+        self._node_id = ""
+        self._identity_lock = threading.Lock()
+        self._state: _State | None = None
+        self._last_seen = 0
+
+    # ----------------------------------------------------------------- identity
+
+    def _private_key(self) -> str:
+        with self._identity_lock:
+            if self._private_hex is None:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                private_hex = load_or_create_identity(self.data_dir / _IDENTITY_FILE)
+                private = keys.load_private_key(private_hex)
+                self._public_hex = keys.public_key_hex(private)
+                self._node_id = keys.node_id(private)
+                self._private_hex = private_hex
+            return self._private_hex
+
+    @property
+    def public_key(self) -> str:
+        """Compressed SEC1 hex of the identity's public key (``x-node-pubkey``)."""
+        self._private_key()
+        return self._public_hex
+
+    @property
+    def node_id(self) -> str:
+        """``hex(RIPEMD160(SHA256(compressed public key)))`` of the persistent identity."""
+        self._private_key()
+        return self._node_id
+
+    # ----------------------------------------------------------------- addresses
+
+    @property
+    def running(self) -> bool:
+        return self._state is not None
+
+    @property
+    def address(self) -> str:
+        """The address advertised in the contact (``public_address``, else ``host``)."""
+        if self.config.public_address:
+            return self.config.public_address
+        return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(  # noqa: S104
+            self.config.host, self.config.host
+        )
+
+    @property
+    def port(self) -> int:
+        """The bound port (``config.port`` before :meth:`start`)."""
+        if self._state is not None:
+            return int(self._state.server.server_port)
+        return self.config.port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{self.port}"
+
+    @property
+    def contact(self) -> dict[str, Any]:
+        """The contact as pointers carry it (``lastSeen`` in epoch milliseconds)."""
+        return {
+            "address": self.address,
+            "port": self.port,
+            "nodeID": self.node_id,
+            "protocol": self.config.protocol,
+            "userAgent": self.config.user_agent,
+            "lastSeen": self._last_seen or _now_ms(),
+        }
+
+    @property
+    def shards_dir(self) -> Path:
+        return self.data_dir / "shards"
+
+    def shard_path(self, data_hash: str) -> Path:
+        """``<data_dir>/shards/<hash>``; ``data_hash`` must be 40 lowercase hex."""
+        if not is_shard_hash(data_hash):
+            raise ValueError("a shard hash is 40 lowercase hexadecimal characters")
+        return self.shards_dir / data_hash
+
+    def has_shard(self, data_hash: str) -> bool:
+        return self.shard_path(data_hash).is_file()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> FarmerNode:
+        """Bind the HTTP server, then register with the Bridge (when ``bridge_url`` is set).
+
+        :raises BridgeError: the Bridge refused or could not be reached; the server is
+            stopped again.
+        """
+        if self._state is not None:
+            return self
+        self._private_key()
+        (self.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        self.shards_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in (self.data_dir / "tmp").iterdir():
+            leftover.unlink(missing_ok=True)
+        contracts = ContractStore(self.data_dir / _DB_FILE)
+        contracts.open()
+        try:
+            server = make_server(
+                self.config.host,
+                self.config.port,
+                self._wsgi,
+                threaded=True,
+                request_handler=_QuietRequestHandler,
+            )
+        except BaseException:
+            contracts.close()
+            raise
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"storj-farmer-{server.server_port}",
+            daemon=True,
+        )
+        self._state = _State(
+            server=server,
+            thread=thread,
+            contracts=contracts,
+            reports=ThreadPoolExecutor(1, thread_name_prefix="storj-farmer-report"),
+            mirrors=ThreadPoolExecutor(2, thread_name_prefix="storj-farmer-mirror"),
+        )
+        thread.start()
+        if self.config.bridge_url:
+            try:
+                self.register()
+            except BaseException:
+                self.stop()
+                raise
+        log.info("farmer %s listening on %s", self.node_id, self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, drop pending reports and mirrors, close the database."""
+        state, self._state = self._state, None
+        if state is None:
+            return
+        state.stopping.set()
+        state.server.shutdown()
+        state.server.server_close()
+        state.thread.join(timeout=5)
+        state.reports.shutdown(wait=False, cancel_futures=True)
+        state.mirrors.shutdown(wait=False, cancel_futures=True)
+        state.contracts.close()
+
+    def __enter__(self) -> FarmerNode:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self._state else "stopped"
+        return f"FarmerNode({str(self.data_dir)!r}, port={self.port}, {state})"
+
+    # ----------------------------------------------------------------- Bridge calls
+
+    def register(self) -> dict[str, Any]:
+        """``POST {bridge_url}/contacts`` with the signed farmer headers (§2.7).
+
+        Body ``{address, port, protocol, userAgent, spaceAvailable}``; the Bridge answers
+        ``{nodeID, address, port}``.
+        """
+        if not self.config.bridge_url:
+            raise BridgeError("this farmer has no bridge_url to register with")
+        url = self.config.bridge_url.rstrip("/") + "/contacts"
+        body = json.dumps(
+            {
+                "address": self.address,
+                "port": self.port,
+                "protocol": self.config.protocol,
+                "userAgent": self.config.user_agent,
+                "spaceAvailable": self._space_available(),
+            },
+            separators=(",", ":"),
+        ).encode("utf-8")
+        timestamp = _now_ms()
+        private = self._private_key()
+        headers = {
+            "Content-Type": "application/json",
+            "x-node-id": self.node_id,
+            "x-node-pubkey": self.public_key,
+            "x-node-timestamp": str(timestamp),
+            "x-node-signature": keys.sign(
+                private, registration_message("POST", url, timestamp, body)
+            ),
+        }
+        try:
+            with _local_session() as session:
+                response = session.post(
+                    url, data=body, headers=headers, timeout=self.config.request_timeout
+                )
+        except requests.RequestException as exc:
+            raise BridgeTransportError(
+                f"cannot reach the Bridge to register farmer {self.node_id}: {exc}; "
+                "check that the Bridge is running at bridge_url",
+                method="POST",
+                url=url,
+            ) from exc
+        if response.status_code not in (200, 201):
+            try:
+                message = str(response.json().get("error", response.text))
+            except ValueError:
+                message = response.text
+            raise bridge_error_for_status(response.status_code)(
+                f"the Bridge refused to register farmer {self.node_id}: {message}",
+                status_code=response.status_code,
+                method="POST",
+                url=url,
+                body=response.text,
+            )
+        self._last_seen = _now_ms()
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        return answer if isinstance(answer, dict) else {}
+
+    def _space_available(self) -> int:
+        if self.config.space_available is not None:
+            return self.config.space_available
+        try:
+            return int(shutil.disk_usage(self.data_dir).free)
+        except OSError:
+            return 0
+
+    def _report(
+        self,
+        data_hash: str,
+        code: int,
+        message: str,
+        start_ms: int,
+        client_id: str | None = None,
+    ) -> None:
+        """Queue an exchange report (§4.10, §6.5) for the background sender."""
+        state = self._state
+        if state is None or not self.config.bridge_url:
+            return
+        report: dict[str, Any] = {
+            "dataHash": data_hash,
+            "reporterId": self.node_id,
+            "farmerId": self.node_id,
+            "exchangeStart": start_ms,
+            "exchangeEnd": _now_ms(),
+            "exchangeResultCode": code,
+            "exchangeResultMessage": message,
+        }
+        if client_id:
+            report["clientId"] = client_id
+        try:
+            state.reports.submit(self._send_report, report)
+        except RuntimeError:  # executor already shut down
+            pass
+
+    def _send_report(self, report: dict[str, Any]) -> None:
+        url = str(self.config.bridge_url).rstrip("/") + "/reports/exchanges"
+        try:
+            with _local_session() as session:
+                response = session.post(url, json=report, timeout=self.config.request_timeout)
+            if response.status_code not in (200, 201):
+                log.warning(
+                    "exchange report %s for %s refused: %s %s",
+                    report["exchangeResultMessage"],
+                    report["dataHash"],
+                    response.status_code,
+                    response.text[:200],
+                )
+        except requests.RequestException as exc:
+            log.warning("exchange report for %s not sent: %s", report["dataHash"], exc)
+
+    # ----------------------------------------------------------------- WSGI
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        path = environ.get("PATH_INFO", "") or "/"
+        shown = ascii(path)[1:-1]  # no control characters in the log
+        try:
+            status, headers, body = self._dispatch(method, path, environ)
+        except Exception:
+            log.exception("farmer %s: %s %s failed", self.port, method, shown)
+            status, headers, body = _result(500, MSG_INTERNAL)
+        start_response(f"{status} {_STATUS_TEXT.get(status, 'Unknown')}", headers + _CORS)
+        log.info(
+            "farmer :%s %s %s %s %s %.1fms",
+            environ.get("SERVER_PORT", "-"),
+            environ.get("REMOTE_ADDR", "-"),
+            method,
+            shown,  # never the query string: it carries the token
+            status,
+            (time.perf_counter() - started) * 1000,
+        )
+        return body
+
+    def _dispatch(self, method: str, path: str, environ: dict[str, Any]) -> _Reply:
+        if method == "OPTIONS":
+            return 204, [("Content-Length", "0")], []
+        if path == "/":
+            if method != "POST":
+                return _result(405, "Method not allowed")
+            return self._control(environ)
+        match = _SHARD_ROUTE.match(path)
+        if match is None:
+            return _result(404, "Not found")
+        if method not in ("GET", "POST"):
+            return _result(405, "Method not allowed")
+        data_hash = match.group(1)
+        if data_hash and not is_shard_hash(data_hash):
+            return _result(400, "Invalid shard hash: expected 40 lowercase hex characters")
+        target = environ.get("HTTP_X_STORJ_NODE_ID")
+        if target and target != self.node_id:
+            return _result(400, f"This farmer is {self.node_id}; tunnelling is not supported")
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        token = (query.get("token") or [""])[0]
+        operation = PUSH if method == "POST" else PULL
+        try:
+            record = self.tokens.check(token, data_hash, operation)
+        except TokenError as exc:
+            return _result(401, str(exc))
+        client_id = environ.get("HTTP_X_STORJ_CLIENT_ID") or None
+        if method == "POST":
+            return self._upload(record, environ, client_id)
+        return self._download(record, client_id)
+
+    # ----------------------------------------------------------------- shards
+
+    def _upload(
+        self, record: TransferToken, environ: dict[str, Any], client_id: str | None
+    ) -> _Reply:
+        state = self._require_state()
+        start_ms = _now_ms()
+        data_hash = record.data_hash
+        limit = state.contracts.size(data_hash)
+        if limit is None:
+            return _result(404, f"No contract for shard {data_hash}")
+        final = self.shard_path(data_hash)
+        if final.is_file():
+            self.tokens.revoke(record.token)
+            self._report(data_hash, SUCCESS, "SHARD_EXISTS", start_ms, client_id)
+            return 304, [], []
+        stream = get_input_stream(environ, safe_fallback=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=data_hash + ".", dir=self.data_dir / "tmp")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                hasher = _copy_limited(_read_chunks(stream), out, limit)
+        except _TooLarge:
+            tmp.unlink(missing_ok=True)
+            self._report(data_hash, FAILURE, "FAILED_INTEGRITY", start_ms, client_id)
+            return _result(400, MSG_TOO_LARGE)
+        except (OSError, ClientDisconnected, ValueError) as exc:
+            tmp.unlink(missing_ok=True)
+            log.info("upload of %s interrupted: %s", data_hash, exc)
+            self._report(data_hash, FAILURE, "TRANSFER_FAILED", start_ms, client_id)
+            return _result(400, "The upload was interrupted before the end of the shard")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if hasher.hexdigest() != data_hash:
+            tmp.unlink(missing_ok=True)
+            self._report(data_hash, FAILURE, "FAILED_INTEGRITY", start_ms, client_id)
+            return _result(400, MSG_HASH_MISMATCH)
+        os.replace(tmp, final)
+        self.tokens.revoke(record.token)
+        self._report(data_hash, SUCCESS, "SHARD_UPLOADED", start_ms, client_id)
+        return _result(200, MSG_COMPLETED)
+
+    def _download(self, record: TransferToken, client_id: str | None) -> _Reply:
+        start_ms = _now_ms()
+        data_hash = record.data_hash
+        try:
+            handle = open(self.shard_path(data_hash), "rb")  # closed by _ShardStream.close
+        except FileNotFoundError:
+            return _result(404, "Shard data not found")
+        try:
+            size = os.fstat(handle.fileno()).st_size
+        except OSError:
+            handle.close()
+            raise
+
+        def complete() -> None:
+            self.tokens.revoke(record.token)
+            self._report(data_hash, SUCCESS, "SHARD_DOWNLOADED", start_ms, client_id)
+
+        def failed(exc: Exception) -> None:
+            log.error("reading shard %s failed: %s", data_hash, exc)
+            self._report(data_hash, FAILURE, "READ_FAILED", start_ms, client_id)
+
+        headers = [
+            ("Content-Type", "application/octet-stream"),
+            ("Content-Length", str(size)),
+        ]
+        return 200, headers, _ShardStream(handle, size, complete, failed)
+
+    def _require_state(self) -> _State:
+        state = self._state
+        if state is None:
+            raise RuntimeError("the farmer is stopped")
+        return state
+
+    # ----------------------------------------------------------------- control
+
+    def _control(self, environ: dict[str, Any]) -> _Reply:
+        secret = environ.get("HTTP_" + CONTROL_SECRET_HEADER.upper().replace("-", "_"), "")
+        expected = self.config.control_secret
+        if not expected or not hmac.compare_digest(
+            secret.encode("utf-8", "surrogateescape"), expected.encode("utf-8")
+        ):
+            return _result(401, MSG_NOT_AUTHORIZED)
+        stream = get_input_stream(environ, safe_fallback=True)
+        raw = stream.read(_MAX_CONTROL_BODY + 1)
+        if len(raw) > _MAX_CONTROL_BODY:
+            return _json_reply(413, {"id": None, "error": {"message": "Message too large"}})
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or not isinstance(message.get("method"), str):
+            return _json_reply(
+                400,
+                {"id": None, "error": {"message": "Expected {id, method, params} as JSON"}},
+            )
+        call_id = message.get("id")
+        params = message.get("params") or {}
+        handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "CONSIGN": self._consign,
+            "RETRIEVE": self._retrieve,
+            "MIRROR": self._mirror,
+            "AUDIT": self._audit,
+        }
+        handler = handlers.get(message["method"].upper())
+        if handler is None:
+            error = f"Unknown method {message['method']!r}"
+            return _json_reply(200, {"id": call_id, "error": {"message": error}})
+        if not isinstance(params, dict):
+            return _json_reply(200, {"id": call_id, "error": {"message": "Invalid params"}})
+        try:
+            result = handler(params)
+        except _ControlError as exc:
+            return _json_reply(200, {"id": call_id, "error": {"message": str(exc)}})
+        return _json_reply(200, {"id": call_id, "result": result})
+
+    def _contract_params(self, params: dict[str, Any]) -> tuple[str, int, list[str]]:
+        data_hash = _hash_param(params)
+        size = params.get("data_size")
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise _ControlError("Invalid data_size: expected a positive integer")
+        if size > self.config.max_shard_bytes:
+            raise _ControlError(
+                f"Shard of {size} bytes exceeds this farmer's limit of "
+                f"{self.config.max_shard_bytes} bytes"
+            )
+        tree = params.get("audit_tree", [])
+        if not isinstance(tree, list) or not all(is_shard_hash(leaf) for leaf in tree):
+            raise _ControlError("Invalid audit_tree: expected a list of 40-hex leaves")
+        return data_hash, size, [str(leaf) for leaf in tree]
+
+    @staticmethod
+    def _renter(params: dict[str, Any]) -> str | None:
+        contact = params.get("contact")
+        if isinstance(contact, dict) and isinstance(contact.get("nodeID"), str):
+            return str(contact["nodeID"])
+        return None
+
+    def _consign(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CONSIGN: store the contract and leaves, issue a PUSH token."""
+        data_hash, size, tree = self._contract_params(params)
+        self._require_state().contracts.put(data_hash, size, tree, self._renter(params))
+        return {"token": self.tokens.issue(data_hash, PUSH).token}
+
+    def _retrieve(self, params: dict[str, Any]) -> dict[str, Any]:
+        """RETRIEVE: issue a PULL token for a shard this farmer holds."""
+        data_hash = _hash_param(params)
+        if self._require_state().contracts.size(data_hash) is None or not self.has_shard(data_hash):
+            raise _ControlError("Shard data not found")
+        return {"token": self.tokens.issue(data_hash, PULL).token}
+
+    def _mirror(self, params: dict[str, Any]) -> dict[str, Any]:
+        """MIRROR: accept the contract, then copy the shard from ``farmer`` in the background."""
+        data_hash, size, tree = self._contract_params(params)
+        token = params.get("token")
+        source = params.get("farmer")
+        if not isinstance(token, str) or not token:
+            raise _ControlError("Invalid token")
+        if not (
+            isinstance(source, dict)
+            and isinstance(source.get("address"), str)
+            and isinstance(source.get("port"), int)
+        ):
+            raise _ControlError("Invalid farmer: expected a contact with address and port")
+        state = self._require_state()
+        state.contracts.put(data_hash, size, tree, self._renter(params))
+        try:
+            state.mirrors.submit(self._pull_mirror, state, data_hash, size, token, dict(source))
+        except RuntimeError as exc:
+            raise _ControlError("The farmer is stopping") from exc
+        return {}
+
+    def _pull_mirror(
+        self, state: _State, data_hash: str, size: int, token: str, source: dict[str, Any]
+    ) -> None:
+        start_ms = _now_ms()
+        source_id = source.get("nodeID") if is_node_id(source.get("nodeID")) else None
+        final = self.shard_path(data_hash)
+        if final.is_file():
+            self._report(data_hash, SUCCESS, "MIRROR_SUCCESS", start_ms, source_id)
+            return
+        address = str(source["address"])
+        host = f"[{address}]" if ":" in address else address
+        url = f"http://{host}:{source['port']}/shards/{data_hash}"
+        headers = {"x-storj-client-id": self.node_id}
+        if source_id:
+            headers["x-storj-node-id"] = source_id
+        fd, tmp_name = tempfile.mkstemp(prefix=data_hash + ".", dir=self.data_dir / "tmp")
+        tmp = Path(tmp_name)
+        ok = False
+        try:
+            with (
+                _local_session() as session,
+                session.get(
+                    url,
+                    params={"token": token},
+                    headers=headers,
+                    stream=True,
+                    timeout=self.config.request_timeout,
+                ) as response,
+            ):
+                if response.status_code != 200:
+                    raise OSError(f"source answered {response.status_code}: {response.text[:200]}")
+                with os.fdopen(fd, "wb") as out:
+                    fd = -1
+                    chunks = self._until_stopped(state, response.iter_content(_CHUNK))
+                    hasher = _copy_limited(chunks, out, size)
+            if hasher.size != size or hasher.hexdigest() != data_hash:
+                raise OSError("mirrored data does not match the shard's size and hash")
+            os.replace(tmp, final)
+            ok = True
+        except (OSError, requests.RequestException, _TooLarge) as exc:
+            log.warning("mirror of %s from %s failed: %s", data_hash, url, exc or "too large")
+        except Exception:  # never let a background job die silently
+            log.exception("mirror of %s from %s failed", data_hash, url)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            if not ok:
+                tmp.unlink(missing_ok=True)
+        message = "MIRROR_SUCCESS" if ok else "MIRROR_FAILED"
+        self._report(data_hash, SUCCESS if ok else FAILURE, message, start_ms, source_id)
+
+    @staticmethod
+    def _until_stopped(state: _State, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            if state.stopping.is_set():
+                raise OSError("the farmer is stopping")
+            yield chunk
+
+    def _audit(self, params: dict[str, Any]) -> dict[str, Any]:
+        """AUDIT: one proof per ``{data_hash, challenge}``, in order (§7.4).
+
+        A shard this farmer cannot prove (missing, or no stored leaf matches) gets
+        ``null`` in ``proofs`` and its reason at the same index of ``errors``.
+        """
+        from storj import merkle
+
+        audits = params.get("audits")
+        if not isinstance(audits, list):
+            raise _ControlError("Invalid audits: expected a list of {data_hash, challenge}")
+        state = self._require_state()
+        proofs: list[Any] = []
+        errors: list[str | None] = []
+        for audit in audits:
+            if not isinstance(audit, dict):
+                raise _ControlError("Invalid audit: expected {data_hash, challenge}")
+            data_hash = _hash_param(audit)
+            challenge = audit.get("challenge")
+            if not isinstance(challenge, str) or not _HEX64.match(challenge):
+                raise _ControlError("Invalid challenge: expected 64 hex characters")
+            try:
+                proofs.append(self._prove(merkle, state, data_hash, bytes.fromhex(challenge)))
+                errors.append(None)
+            except _ControlError as exc:
+                proofs.append(None)
+                errors.append(str(exc))
+        return {"proofs": proofs, "errors": errors}
+
+    def _prove(self, merkle: Any, state: _State, data_hash: str, challenge: bytes) -> Any:
+        auditor = merkle.StreamingAuditResponse(challenge)
+        try:
+            with open(self.shard_path(data_hash), "rb") as handle:
+                for chunk in _read_chunks(handle):
+                    auditor.update(chunk)
+        except FileNotFoundError:
+            raise _ControlError("Shard data not found") from None
+        response = auditor.digest()
+        leaf = merkle.leaf_from_response(response)
+        for leaves in state.contracts.trees(data_hash):
+            if leaf in leaves:
+                return merkle.make_proof(leaves, response)
+        raise _ControlError("Failed to generate proof")
+
+
+class _ControlError(Exception):
+    """A control call failed; the message goes back as ``{"error": {"message"}}``."""
+
+
+def _hash_param(params: dict[str, Any]) -> str:
+    """``params["data_hash"]`` if it is 40 lowercase hex, else a :class:`_ControlError`."""
+    data_hash = params.get("data_hash")
+    if not isinstance(data_hash, str) or not is_shard_hash(data_hash):
+        raise _ControlError("Invalid data_hash: expected 40 lowercase hex characters")
+    return data_hash
