@@ -97,12 +97,12 @@ def calculate_file_id(bucket_id: str, file_name: str) -> str:
 
 def is_object_id(value: Any) -> bool:
     """True for a 24-hex-character id (buckets, files, frames, pointers)."""
-    return isinstance(value, str) and bool(_OBJECT_ID.match(value))
+    return isinstance(value, str) and bool(_OBJECT_ID.fullmatch(value))
 
 
 def is_shard_hash(value: Any) -> bool:
     """True for a 40-lowercase-hex shard hash (``RIPEMD160(SHA256(shard))``)."""
-    return isinstance(value, str) and bool(_HASH160.match(value))
+    return isinstance(value, str) and bool(_HASH160.fullmatch(value))
 
 
 #: A nodeID has the same shape as a shard hash.
