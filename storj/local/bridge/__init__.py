@@ -1,0 +1,103 @@
+"""The local Storj Bridge: the v2 Bridge REST API on loopback, backed by SQLite.
+
+Any v2 client (libstorj with ``STORJ_BRIDGE=http://127.0.0.1:<port>``, this package's
+SDK and CLI) can use it as it would use ``api.storj.io``. Shards live on local farmers
+(``storj.local.farmer``), which the Bridge drives through a small control RPC.
+
+Usage::
+
+    from storj.local.bridge import BridgeConfig, BridgeServer
+
+    with BridgeServer(BridgeConfig(data_dir="/tmp/bridge", control_secret=secret)) as bridge:
+        print(bridge.url)           # http://127.0.0.1:<port>
+        bridge.outbox()             # e-mails it would have sent
+        bridge.audit_all()          # ask every farmer to prove its shards
+
+Faithful to the 2016 Bridge (``bridge-protocol.md`` §1–§5)
+----------------------------------------------------------
+* The route set of §4 with its JSON shapes (``id`` for ``_id``; ``storage``/``transfer``
+  always 0; frames list shard ids; RFC 3339 millisecond ``Z`` dates; contacts inside
+  pointers carry ``lastSeen`` in epoch ms) and Express routing (case-insensitive paths,
+  trailing slash tolerated). CORS reflects ``Origin`` with credentials; ``OPTIONS`` → 204.
+* Authentication (§2): Basic with the client's SHA-256 hex password, stored as
+  ``SHA256(ascii(password_hex))``; ECDSA over ``METHOD\\nPATH\\nPAYLOAD`` (raw path, raw
+  body / raw query string, DER hex, high-S accepted, compressed and uncompressed keys
+  looked up as exact strings); ``__nonce`` unique per user for ``nonce_ttl`` (5 min);
+  public buckets and bucket-listed keys for ``POST /buckets/:id/tokens`` and
+  ``GET …/info`` (§2.5); the ECDSA key that creates a bucket is added to its ``pubkeys``.
+* Deterministic bucket and file ids; ObjectId-like ids (4-byte time + 8 random bytes) for
+  frames, pointers, mirrors and contracts; 64-hex bucket tokens, 64-hex activation tokens,
+  512-hex deactivation/reset tokens.
+* Password reset with 2016 semantics: ``PATCH /users/:id {password}`` then
+  ``GET /resets/:token``. ``POST /activations`` re-sends the activation e-mail.
+* ``POST /buckets/:id/mirrors`` (the Sep–Oct 2016 variant): 201
+  ``[{hash, mirrors, status: "pending"}]``, mirrors created in the background;
+  ``GET …/files/:file/mirrors`` lists ``{established, available}`` Mirror objects per
+  shard; ``GET /contacts`` filters by ``address``, ``port``, ``protocol``, ``userAgent``
+  (30 per page, ``lastSeen`` descending); ``PUT /frames/:id`` re-sending an index
+  replaces the shard; ``DELETE /frames/:id`` has the intended guard (400 ``Refusing to
+  destroy frame that is referenced by a bucket entry``).
+* Automatic mirroring on ``SHARD_UPLOADED``, ``MIRROR_SUCCESS``, ``DOWNLOAD_ERROR``
+  reports (the Dec 2016 behaviour), up to ``1 + mirror_redundancy`` copies.
+
+Following the 2018 Bridge
+-------------------------
+* JSON errors everywhere (the intended handler; 2016 rendered HTML until Jan 2017).
+* ``x-token`` **or** Basic/ECDSA for ``GET /buckets/:id/files/:file``; x-tokens live
+  ``token_ttl`` (default 1 h). Pointers that no reachable farmer holds come back
+  without ``token``/``farmer``/``operation`` (instead of failing the whole request);
+  every pointer has ``parity``.
+* Entries accept and validate ``index``, ``hmac``, ``erasure``; frames count ``size``
+  (data shards) and ``storageSize`` (all shards); shards over 4 GiB and ``exclude``
+  lists over 300 are refused; listings sorted by ``created`` with ``?startDate=``
+  (buckets ≤ 5000, files ≤ 2000).
+* Routes ``/health``, ``/bucket-ids/:name``, ``/buckets/:id/file-ids/:name``,
+  ``POST /resets/:token {password}`` and ``PATCH /users/:id`` without a password;
+  farmer-signed ``POST /contacts`` and ``PATCH /contacts/:nodeID`` (§2.7, no proof of work).
+* The audit scheme is the 2017+ raw-byte one (2016 hex-string proofs are accepted too).
+
+Status codes chosen where 2016 answered 500 (or crashed) for a client mistake
+---------------------------------------------------------------------------
+* malformed bucket/file/frame id → 400 ``Bucket id is malformed`` (``File``/``Frame``);
+* duplicate bucket name → 409 ``Name already used by another bucket``;
+* duplicate file name → 409 (``duplicate_file_policy="error"``, default) or the 2016
+  silent replacement (``"replace"``);
+* account not activated → 403 ``User account has not been activated``;
+* replayed nonce → 401 ``Invalid nonce supplied``; missing nonce → 401;
+* invalid or used ``x-token`` → 401 ``Invalid or expired token``;
+* invalid e-mail → 400 ``Invalid email``; invalid mimetype → 400; invalid
+  ``publicPermissions`` / ``operation`` → 400; invalid ``index``/``hmac``/``erasure`` → 400;
+  bad shard hash → 400 ``Invalid contract specification was supplied``;
+* ``GET /resets/:token`` with a malformed token → 400;
+* no farmer could be contracted → 400 ``Could not get contract: …`` (2018 raised 503,
+  which its error handler turned into 400; clients retry ``PUT /frames`` on it);
+* malformed JSON, a body that is not an object, wrong field types → 400; body larger
+  than ``max_body_bytes`` → 413; unknown route → 404 ``Not found``; anything unexpected
+  → 500 ``Internal error`` (logged; never a traceback).
+
+Local extensions (not Storj)
+----------------------------
+* ``auto_activate`` (default on) and the outbox: ``BridgeServer.outbox()`` and
+  ``GET /_dev/outbox[?email=]`` (``dev_endpoints``) → ``[{to, kind, token, created}]``.
+* Farmers register themselves with ``POST /contacts``; the Bridge contracts them with
+  the control RPC (``storj.local.bridge.control``) secured by ``control_secret``.
+* Farmer choice: ``PUT /frames/:id`` contracts a random live farmer outside ``exclude``
+  (live = no ``lastTimeout`` newer than its ``lastSeen`` within ``farmer_timeout_ignore``),
+  trying up to ``consign_attempts`` farmers; transport failures stamp ``lastTimeout``,
+  an error answer only moves on. Pointers ask the holders of a shard for a RETRIEVE
+  token, most recently seen first. A contract counts as a copy for mirroring once a
+  ``SHARD_UPLOADED``/``SHARD_EXISTS``/``SHARD_DOWNLOADED`` report confirms it (or its
+  ``MIRROR_SUCCESS``); a contract left behind by a client retrying the same index with
+  another farmer is dropped when it was never confirmed.
+* ``BridgeServer.audit_all()`` runs one audit round over every contract.
+* Transfer quotas (§1.3) are counted but enforced only with ``enforce_transfer_limits``;
+  there is no request-rate limiter.
+"""
+
+from __future__ import annotations
+
+from storj.local.bridge.app import BridgeApp, create_app
+from storj.local.bridge.config import DEFAULT_PORT, BridgeConfig
+from storj.local.bridge.server import BridgeServer
+
+__all__ = ["DEFAULT_PORT", "BridgeApp", "BridgeConfig", "BridgeServer", "create_app"]

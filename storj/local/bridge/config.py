@@ -1,0 +1,74 @@
+"""Configuration of the local Bridge server (:class:`BridgeConfig`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_PORT", "BridgeConfig"]
+
+#: The port the Storj Bridge service listens on by default.
+DEFAULT_PORT = 6382
+
+
+@dataclass
+class BridgeConfig:
+    """Settings of one local Bridge.
+
+    Every duration is in seconds (floats allowed). Nothing here touches the disk or the
+    network; :meth:`BridgeServer.start <storj.local.bridge.BridgeServer.start>` does.
+
+    :ivar data_dir: directory holding ``bridge.sqlite3`` (created on start).
+    :ivar host: address to bind; loopback by default.
+    :ivar port: TCP port; ``0`` picks a free one (the service default is 6382).
+    :ivar auto_activate: new users are activated at once (no activation email needed).
+    :ivar dev_endpoints: serve ``GET /_dev/outbox`` (local extension).
+    :ivar control_secret: value of the ``x-storj-control-secret`` header sent to farmers'
+        control endpoint; without it no contract can be negotiated.
+    :ivar token_ttl: lifetime of bucket operation tokens (2018: one hour; 2016: 300).
+    :ivar nonce_ttl: how long a used ECDSA ``__nonce`` is remembered (5 minutes).
+    :ivar max_body_bytes: largest accepted request body; larger → 413.
+    :ivar mirror_redundancy: extra copies automatic mirroring keeps of each shard
+        (0 disables it); also the default ``redundancy`` of ``POST /buckets/:id/mirrors``.
+    :ivar duplicate_file_policy: ``"error"`` (2018: a second file with the same name in a
+        bucket → 409) or ``"replace"`` (2016: silent upsert).
+    :ivar farmer_timeout: timeout of one control call to a farmer.
+    :ivar farmer_timeout_ignore: a farmer that timed out is skipped this long unless it
+        was seen again since (2016: 10 minutes).
+    :ivar consign_attempts: farmers tried per ``PUT /frames/:id`` before giving up.
+    :ivar request_timeout: socket timeout of the HTTP server (bounds slow clients).
+    :ivar enforce_transfer_limits: apply the free-tier transfer quotas (§1.3 → 420).
+    """
+
+    data_dir: str | os.PathLike[str]
+    host: str = "127.0.0.1"
+    port: int = 0
+    auto_activate: bool = True
+    dev_endpoints: bool = True
+    control_secret: str | None = None
+    token_ttl: float = 3600.0
+    nonce_ttl: float = 300.0
+    max_body_bytes: int = 1024 * 1024
+    mirror_redundancy: int = 2
+    duplicate_file_policy: str = "error"
+    farmer_timeout: float = 5.0
+    farmer_timeout_ignore: float = 600.0
+    consign_attempts: int = 3
+    request_timeout: float = 60.0
+    enforce_transfer_limits: bool = False
+
+    def validate(self) -> None:
+        """Raise :class:`ValueError` when a setting cannot work."""
+        if self.duplicate_file_policy not in ("error", "replace"):
+            raise ValueError('duplicate_file_policy must be "error" or "replace"')
+        if not 0 <= int(self.port) <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+        if self.max_body_bytes <= 0:
+            raise ValueError("max_body_bytes must be positive")
+        if not 0 <= self.mirror_redundancy <= 12:
+            raise ValueError("mirror_redundancy must be between 0 and 12")
+        for name in ("token_ttl", "nonce_ttl", "farmer_timeout", "request_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.consign_attempts < 1:
+            raise ValueError("consign_attempts must be at least 1")

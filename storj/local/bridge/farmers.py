@@ -1,0 +1,126 @@
+"""Choosing farmers and talking to them: contracts (CONSIGN) and retrieval tokens (RETRIEVE).
+
+A farmer is *live* unless it timed out after it was last seen and that timeout is younger
+than ``farmer_timeout_ignore`` (the 2016 ``farmerTimeoutIgnore`` rule). Every successful
+control call refreshes the farmer's ``lastSeen`` and ``responseTime``; every transport
+failure stamps ``lastTimeout``. A farmer answering with an error (e.g. ``Shard data not
+found``) is reachable and is not marked.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from storj.local.bridge.control import ControlError, FarmerRefused, FarmerUnreachable
+from storj.local.bridge.store import Row
+
+if TYPE_CHECKING:
+    from storj.local.bridge.app import Services
+
+__all__ = ["FarmerPool", "NoFarmerError", "Retrieval"]
+
+log = logging.getLogger("storj.local.bridge")
+
+
+class NoFarmerError(Exception):
+    """No farmer could be contracted for a shard."""
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """A PULL token from a farmer holding a shard."""
+
+    token: str
+    contact: Row
+
+
+class FarmerPool:
+    """Farmer selection and the control calls made on behalf of routes."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._random = random.SystemRandom()
+
+    def is_live(self, contact: Row, now: int) -> bool:
+        last_timeout = contact.get("last_timeout")
+        if last_timeout is None or last_timeout <= contact["last_seen"]:
+            return True
+        return now - last_timeout >= self.services.config.farmer_timeout_ignore * 1000
+
+    def live_contacts(self, exclude: set[str] | frozenset[str] = frozenset()) -> list[Row]:
+        now = self.services.now_ms()
+        return [
+            c
+            for c in self.services.store.all_contacts()
+            if c["node_id"] not in exclude and self.is_live(c, now)
+        ]
+
+    def call(self, contact: Row, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One control call; bookkeeping of ``lastSeen``/``lastTimeout``.
+
+        :raises ControlError: :class:`FarmerUnreachable` or :class:`FarmerRefused`.
+        """
+        store = self.services.store
+        try:
+            result, elapsed = self.services.control.call(
+                contact["address"], contact["port"], method, params
+            )
+        except FarmerUnreachable as exc:
+            log.info("farmer %s unreachable: %s", contact["node_id"], exc)
+            store.mark_timeout(contact["node_id"], self.services.now_ms())
+            raise
+        store.mark_seen(contact["node_id"], self.services.now_ms(), round(elapsed * 1000, 3))
+        return result
+
+    def consign(
+        self, data_hash: str, data_size: int, leaves: list[str], exclude: set[str]
+    ) -> tuple[Row, str]:
+        """Contract a random live farmer outside ``exclude`` for the shard.
+
+        Returns ``(contact as refreshed by the call, PUSH token)``.
+
+        :raises NoFarmerError: nobody accepted after ``consign_attempts`` tries.
+        """
+        candidates = self.live_contacts(exclude)
+        if not candidates:
+            raise NoFarmerError(
+                "Could not get contract: no storage node is available"
+                + (f" ({len(exclude)} excluded)" if exclude else "")
+            )
+        self._random.shuffle(candidates)
+        last_error = ""
+        params = {"data_hash": data_hash, "data_size": data_size, "audit_tree": leaves}
+        for contact in candidates[: self.services.config.consign_attempts]:
+            try:
+                result = self.call(contact, "CONSIGN", params)
+            except ControlError as exc:
+                last_error = str(exc)
+                continue
+            token = result.get("token")
+            if isinstance(token, str) and token:
+                return self.services.store.get_contact(contact["node_id"]) or contact, token
+            last_error = "farmer answered CONSIGN without a token"
+        raise NoFarmerError(f"Could not get contract: {last_error}")
+
+    def retrieve(self, data_hash: str, exclude: set[str] | frozenset[str]) -> Retrieval | None:
+        """A PULL token from the first reachable holder of ``data_hash`` (most recently
+        seen first, skipping ``exclude`` and farmers that recently timed out)."""
+        now = self.services.now_ms()
+        for holder in self.services.store.holders(data_hash):
+            if holder["node_id"] in exclude or not self.is_live(holder, now):
+                continue
+            try:
+                result = self.call(holder, "RETRIEVE", {"data_hash": data_hash})
+            except FarmerRefused as exc:
+                log.debug("farmer %s refused RETRIEVE: %s", holder["node_id"], exc)
+                continue
+            except ControlError:
+                continue
+            token = result.get("token")
+            if isinstance(token, str) and token:
+                fresh = self.services.store.get_contact(holder["node_id"]) or holder
+                return Retrieval(token, fresh)
+        return None
