@@ -164,7 +164,10 @@ class BridgeTimeoutError(BridgeTransportError):
 
 
 class BridgeResponseError(BridgeError):
-    """The Bridge answered something that is not the protocol's JSON (HTML, bad JSON, wrong shape)."""
+    """The Bridge answered something that is not the protocol's JSON.
+
+    For example an HTML error page from a proxy, invalid JSON, or JSON of the wrong shape.
+    """
 
 
 class BadRequestError(BridgeError):
