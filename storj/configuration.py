@@ -68,9 +68,13 @@ CFG_ENCRYPTION_KEY = "encryption_key"
 #: File name of the configuration file inside :func:`config_path`'s directory.
 CONFIG_FILE_NAME = "storj.ini"
 
+#: Environment variable holding the account email (beats the config file).
 ENV_EMAIL = "STORJ_BRIDGE_USER"
+#: Environment variable holding the account password (beats the config file).
 ENV_PASSWORD = "STORJ_BRIDGE_PASS"  # noqa: S105 - an environment variable name
+#: Environment variable holding the Bridge URL.
 ENV_BRIDGE = "STORJ_BRIDGE"
+#: Environment variable holding the encryption key (a BIP39 mnemonic).
 ENV_ENCRYPTION_KEY = "STORJ_ENCRYPTION_KEY"
 
 logger = logging.getLogger(__name__)

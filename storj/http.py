@@ -1169,8 +1169,8 @@ class Client:
         """Request a password reset (public route).
 
         See API users: ``PATCH /users/{email}`` with ``{"password": sha256 hex of the NEW
-        password}`` → 200 User; the Bridge emails a token that :meth:`
-        user_reset_password_confirmation` confirms. The 2016 Bridge requires the new
+        password}`` → 200 User; the Bridge emails a token that
+        :meth:`user_reset_password_confirmation` confirms. The 2016 Bridge requires the new
         password here (0.1.x sent no body and was rejected with 400). Without
         ``password`` an empty object is sent, which only the 2018 Bridge accepts (it
         takes the new password at confirmation time).

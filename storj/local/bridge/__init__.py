@@ -57,7 +57,7 @@ Following the 2018 Bridge
 * The audit scheme is the 2017+ raw-byte one (2016 hex-string proofs are accepted too).
 
 Status codes chosen where 2016 answered 500 (or crashed) for a client mistake
----------------------------------------------------------------------------
+----------------------------------------------------------------------------
 * malformed bucket/file/frame id → 400 ``Bucket id is malformed`` (``File``/``Frame``);
 * duplicate bucket name → 409 ``Name already used by another bucket``;
 * duplicate file name → 409 (``duplicate_file_policy="error"``, default) or the 2016
@@ -78,7 +78,8 @@ Status codes chosen where 2016 answered 500 (or crashed) for a client mistake
 Local extensions (not Storj)
 ----------------------------
 * ``auto_activate`` (default on) and the outbox: ``BridgeServer.outbox()`` and
-  ``GET /_dev/outbox[?email=]`` (``dev_endpoints``) → ``[{to, kind, token, created}]``.
+  ``GET /_dev/outbox[?email=]`` (``dev_endpoints``) → ``[{to, kind, token, created}]``;
+  ``POST /_dev/audit`` (``dev_endpoints``) → the report of ``BridgeServer.audit_all()``.
 * Farmers register themselves with ``POST /contacts``; the Bridge contracts them with
   the control RPC (``storj.local.bridge.control``) secured by ``control_secret``.
 * Farmer choice: ``PUT /frames/:id`` contracts a random live farmer outside ``exclude``

@@ -22,7 +22,7 @@ class BridgeConfig:
     :ivar host: address to bind; loopback by default.
     :ivar port: TCP port; ``0`` picks a free one (the service default is 6382).
     :ivar auto_activate: new users are activated at once (no activation email needed).
-    :ivar dev_endpoints: serve ``GET /_dev/outbox`` (local extension).
+    :ivar dev_endpoints: serve ``GET /_dev/outbox`` and ``POST /_dev/audit`` (local extensions).
     :ivar control_secret: value of the ``x-storj-control-secret`` header sent to farmers'
         control endpoint; without it no contract can be negotiated.
     :ivar token_ttl: lifetime of bucket operation tokens (2018: one hour; 2016: 300).

@@ -1,4 +1,4 @@
-"""``GET /`` (API description), ``GET /health`` and the dev outbox."""
+"""``GET /`` (API description), ``GET /health``, the dev outbox and the dev audit trigger."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from storj.local.bridge.audit import audit_all
 from storj.local.bridge.context import RequestContext, json_response
 from storj.local.bridge.errors import NotFound, ServiceUnavailable
 from storj.local.bridge.router import Router
@@ -70,3 +71,13 @@ def register(router: Router) -> None:
             raise NotFound("Not found")
         email = ctx.query.get("email") or None
         return json_response([outbox_json(r) for r in ctx.services.store.outbox(email)])
+
+    @router.add("POST", "/_dev/audit", "Audit every stored shard now (local extension)")
+    def audit(ctx: RequestContext) -> Response:
+        """Run :func:`storj.local.bridge.audit.audit_all` and answer its report.
+
+        Lets ``storj-local audit`` audit a network served by another process.
+        """
+        if not ctx.services.config.dev_endpoints:
+            raise NotFound("Not found")
+        return json_response(audit_all(ctx.services))
