@@ -1,0 +1,173 @@
+"""Small pieces shared by the upload and download engines."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from typing import Any, TypeVar
+
+from storj.crypto import EncryptionKey
+from storj.exception import (
+    BridgeServerError,
+    BridgeTransportError,
+    EncryptionKeyError,
+    StorjError,
+)
+from storj.transfer.farmer_client import _get
+from storj.transfer.progress import Abort, Aborted, ProgressMeter
+
+__all__ = [
+    "SUCCESS",
+    "FAILURE",
+    "bridge_call",
+    "encryption_key_of",
+    "field",
+    "now_ms",
+    "reporter_id",
+    "send_report",
+    "wait_all",
+]
+
+log = logging.getLogger("storj.transfer")
+
+T = TypeVar("T")
+
+#: Exchange report result codes (``bridge-protocol.md`` §4.10).
+SUCCESS = 1000
+FAILURE = 1100
+
+#: Seconds the caller's thread sleeps between two looks at workers, progress and cancel.
+TICK = 0.05
+
+field = _get
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch (exchange report timestamps)."""
+    return int(time.time() * 1000)
+
+
+def encryption_key_of(client: Any) -> EncryptionKey:
+    """The client's :class:`~storj.crypto.EncryptionKey` (its BIP39 mnemonic).
+
+    :raises EncryptionKeyError: the client has no key or an invalid one.
+    """
+    key = getattr(client, "encryption_key", None)
+    if isinstance(key, EncryptionKey):
+        return key
+    if not key:
+        raise EncryptionKeyError(
+            "files are encrypted with a BIP39 mnemonic and this client has none: pass "
+            "Client(..., encryption_key='<12-24 words>') or set STORJ_ENCRYPTION_KEY "
+            "(make one with storj.crypto.generate_mnemonic())"
+        )
+    return EncryptionKey(str(key))
+
+
+def reporter_id(client: Any) -> str:
+    """Who the exchange reports come from: the user's email (or public key)."""
+    return str(getattr(client, "email", None) or getattr(client, "public_key_hex", None) or "")
+
+
+def bridge_call(
+    what: str,
+    call: Callable[[], T],
+    *,
+    attempts: int,
+    abort: Abort | None = None,
+    backoff: float = 0.2,
+) -> T:
+    """Run a Bridge call, repeating it on 5xx answers and connection failures.
+
+    Other errors (400, 401, 404, 420/429 …) are raised at once. Between attempts it
+    waits ``backoff · 2**n`` seconds (at most 5), waking early when aborted.
+    """
+    for attempt in range(attempts):
+        if abort is not None:
+            abort.check()
+        try:
+            return call()
+        except (BridgeServerError, BridgeTransportError) as exc:
+            if attempt + 1 >= attempts:
+                raise
+            delay = min(5.0, backoff * 2**attempt)
+            log.info(
+                "%s failed (%s); attempt %d of %d in %.1f s",
+                what,
+                exc,
+                attempt + 2,
+                attempts,
+                delay,
+            )
+            if abort is not None:
+                if abort.wait(delay):
+                    raise Aborted() from exc
+            else:
+                time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def send_report(client: Any, report: dict[str, Any], enabled: bool = True) -> None:
+    """Send an exchange report (``POST /reports/exchanges``), two tries, never raising."""
+    if not enabled:
+        return
+    for _ in range(2):
+        try:
+            client.exchange_report_send(report)
+            return
+        except StorjError as exc:
+            log.debug("exchange report for %s not sent: %s", report.get("dataHash"), exc)
+        except Exception as exc:  # noqa: BLE001 - a report must never fail a transfer
+            log.debug("exchange report for %s not sent: %r", report.get("dataHash"), exc)
+            return
+
+
+def make_report(
+    client: Any, shard_hash: str, node_id: str | None, start: int, success: bool, message: str
+) -> dict[str, Any]:
+    """An exchange report body (§4.10) from this client about one farmer transfer."""
+    who = reporter_id(client)
+    report: dict[str, Any] = {
+        "dataHash": shard_hash,
+        "reporterId": who,
+        "clientId": who,
+        "exchangeStart": start,
+        "exchangeEnd": now_ms(),
+        "exchangeResultCode": SUCCESS if success else FAILURE,
+        "exchangeResultMessage": message,
+    }
+    if node_id:
+        report["farmerId"] = node_id
+    return report
+
+
+def wait_all(
+    futures: list[Future[Any]],
+    abort: Abort,
+    meter: ProgressMeter,
+    *,
+    more: Callable[[], list[Future[Any]]] | None = None,
+) -> None:
+    """Wait in the caller's thread for ``futures``, reporting progress and watching cancel.
+
+    The first failure aborts the others and is raised (an :class:`Aborted` worker
+    raises the abort's reason instead).
+    """
+    pending = set(futures)
+    while True:
+        if more is not None:
+            pending.update(more())
+        if not pending:
+            return
+        done, pending = wait(pending, timeout=TICK, return_when=FIRST_EXCEPTION)
+        meter.poll()
+        if abort.poll_cancel():
+            raise Aborted()
+        for future in done:
+            exc = future.exception()
+            if exc is not None:
+                if not isinstance(exc, Aborted):
+                    abort.set(exc)
+                raise Aborted()

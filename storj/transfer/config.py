@@ -1,0 +1,122 @@
+"""The knobs of the transfer engine: :class:`TransferConfig`.
+
+The defaults are libstorj's (``bridge-protocol.md`` §8.4) except the concurrency,
+which is sized for a laptop rather than for libstorj's 32/24 in-flight transfers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_CONFIG", "TransferConfig"]
+
+_MIB = 1024 * 1024
+
+#: Reed–Solomon stripes use at most this many ``io_chunk_size`` buffers in total
+#: (split across all data and parity shards), whatever the shard count.
+RS_BUFFER_CHUNKS = 16
+#: Smallest Reed–Solomon stripe (bytes per shard per step).
+MIN_RS_STRIPE = 64 * 1024
+
+
+def _positive_int(name: str, value: object, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"TransferConfig.{name} must be an int >= {minimum}, not {value!r}")
+
+
+def _positive_number(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"TransferConfig.{name} must be a positive number, not {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferConfig:
+    """How uploads and downloads run.
+
+    Memory bound: a transfer holds at most about
+    ``(2 · shard_concurrency + 6 + 16) · io_chunk_size`` bytes of buffers — two
+    buffers per concurrent shard transfer, a few for the encryption pass, and at most
+    16 chunks' worth of Reed–Solomon stripes (split over all shards) — plus the HTTP
+    stacks' own small buffers. With the defaults that is about 30 MiB, whatever the
+    file size. Shards are never held in memory whole: an upload encrypts the source
+    once into a temporary file in :attr:`tmp_dir` (plus one for parity shards), the
+    only copy of the data, and streams each shard from there; a download writes each
+    verified chunk straight to its place in the destination's temporary file. Disk
+    use during an upload is the file size plus the parity size.
+
+    :param shard_concurrency: shards transferred at the same time (threads).
+    :param max_push_attempts: contract negotiations per shard (``PUT /frames/:id``); a
+        farmer that fails a transfer is added to ``exclude`` and another one is asked
+        for (libstorj ``STORJ_MAX_PUSH_FRAME_COUNT``).
+    :param bridge_attempts: attempts for the Bridge calls of a transfer that the
+        :class:`~storj.http.Client` does not repeat itself (``POST /frames``,
+        ``POST /buckets/:id/files``, pointer requests) on 5xx and connection errors.
+    :param pointer_replacements: how many times a download asks for another farmer
+        for one shard (``limit=1&skip=i&exclude=…``) before giving the shard up.
+    :param timeout: seconds to wait for a farmer to connect or to answer.
+    :param low_speed_limit: bytes per second; a farmer transfer slower than this for
+        :attr:`low_speed_time` seconds is aborted (libstorj/curl: 30720 B/s for 20 s).
+    :param low_speed_time: see :attr:`low_speed_limit`.
+    :param erasure: add Reed–Solomon parity shards; ``None`` (default) does as
+        libstorj: parity for files of 2 MiB and more.
+    :param challenges: audit challenges per shard (libstorj: 4).
+    :param io_chunk_size: bytes per read, hash, encryption and socket call.
+    :param tmp_dir: directory for temporary files; ``None`` uses :func:`tempfile.gettempdir`.
+    :param verify_hmac: check the file's HMAC-SHA512 (over all shard hashes) before a
+        download is declared good. Entries made before 2017 have none and are accepted.
+    :param pointer_page_size: pointers asked for per ``GET /buckets/:id/files/:id``.
+    :param report_exchanges: send exchange reports (``POST /reports/exchanges``) after
+        each farmer transfer, as libstorj does.
+    """
+
+    shard_concurrency: int = 4
+    max_push_attempts: int = 6
+    bridge_attempts: int = 6
+    pointer_replacements: int = 5
+    timeout: float = 60.0
+    low_speed_limit: int = 30720
+    low_speed_time: float = 20.0
+    erasure: bool | None = None
+    challenges: int = 4
+    io_chunk_size: int = _MIB
+    tmp_dir: str | os.PathLike[str] | None = None
+    verify_hmac: bool = True
+    pointer_page_size: int = 6
+    report_exchanges: bool = True
+
+    def __post_init__(self) -> None:
+        _positive_int("shard_concurrency", self.shard_concurrency)
+        _positive_int("max_push_attempts", self.max_push_attempts)
+        _positive_int("bridge_attempts", self.bridge_attempts)
+        _positive_int("pointer_replacements", self.pointer_replacements, minimum=0)
+        _positive_number("timeout", self.timeout)
+        _positive_int("low_speed_limit", self.low_speed_limit, minimum=0)
+        _positive_number("low_speed_time", self.low_speed_time)
+        if self.erasure is not None and not isinstance(self.erasure, bool):
+            raise ValueError(
+                f"TransferConfig.erasure must be True, False or None, not {self.erasure!r}"
+            )
+        _positive_int("challenges", self.challenges)
+        _positive_int("io_chunk_size", self.io_chunk_size, minimum=4096)
+        if self.io_chunk_size % 16:
+            raise ValueError(
+                "TransferConfig.io_chunk_size must be a multiple of 16 (the AES block)"
+            )
+        _positive_int("pointer_page_size", self.pointer_page_size)
+
+    def rs_stripe(self, shard_count: int, shard_size: int) -> int:
+        """Bytes per shard handled in one Reed–Solomon step for ``shard_count`` shards.
+
+        The stripes of all shards together stay within ``16 · io_chunk_size`` (or 64 KiB
+        per shard, whichever is more); the stripe is the whole shard when that is
+        smaller, else a multiple of 16 bytes.
+        """
+        budget = RS_BUFFER_CHUNKS * self.io_chunk_size // max(1, shard_count)
+        stripe = max(MIN_RS_STRIPE, min(self.io_chunk_size, budget))
+        stripe -= stripe % 16
+        return max(1, min(stripe, shard_size))
+
+
+#: The configuration used when none is given.
+DEFAULT_CONFIG = TransferConfig()
