@@ -61,16 +61,17 @@ from storj.exception import (
     BridgeTimeoutError,
     BridgeTransportError,
     ConfigurationError,
-    StorjError,
     bridge_error_for_status,
 )
 from storj.metadata import __version__
 
 if TYPE_CHECKING:
-    import io
     from types import TracebackType
+    from typing import IO
 
-__all__ = ["DEFAULT_API_URL", "Client", "RetryPolicy", "TransferUnavailableError"]
+    from storj.transfer import CancelToken, StorjFileReader, TransferConfig
+
+__all__ = ["DEFAULT_API_URL", "Client", "RetryPolicy"]
 
 #: The Bridge used when neither ``api_url`` nor ``STORJ_BRIDGE`` says otherwise.
 DEFAULT_API_URL = "https://api.storj.io/"
@@ -83,10 +84,6 @@ _USER_AGENT = f"storj-python/{__version__}"
 _POOL_SIZE = 32
 
 M = TypeVar("M", bound="model.Model")
-
-
-class TransferUnavailableError(StorjError, NotImplementedError):
-    """The transfer engine (:mod:`storj.transfer`) is not available in this installation."""
 
 
 @dataclass(frozen=True)
@@ -888,22 +885,6 @@ class Client:
 
     # ------------------------------------------------------ transfer delegation
 
-    @staticmethod
-    def _transfer(function: str) -> Callable[..., Any]:
-        try:
-            from storj import transfer
-        except ModuleNotFoundError as exc:
-            if exc.name not in ("storj.transfer", "storj"):
-                raise
-            transfer = None  # type: ignore[assignment]
-        target = getattr(transfer, function, None)
-        if target is None:
-            raise TransferUnavailableError(
-                f"storj.transfer.{function} is not available in this installation of storj "
-                f"{__version__}; reinstall the package (pip install --force-reinstall storj)"
-            )
-        return target
-
     def file_upload(self, bucket_id: str, file: Any, frame: Any) -> model.File:
         """Upload file.
 
@@ -915,35 +896,76 @@ class Client:
 
         :param bucket_id: bucket unique identifier.
         :param file: file to be uploaded (:class:`storj.model.File`, path or binary file).
-        :param frame: frame used to stage file (:class:`storj.model.Frame`).
+        :param frame: frame used to stage file (:class:`storj.model.Frame`, a frame id,
+            or ``None`` for a new frame).
         :returns: the bucket entry.
         """
-        return self._transfer("file_upload")(self, bucket_id, file, frame)
+        from storj import transfer
 
-    def upload_file(self, bucket_id: str, source: Any, **kwargs: Any) -> model.File:
-        """Upload a file (path or readable binary file object) into a bucket.
+        return transfer.file_upload(self, bucket_id, file, frame)
 
-        Delegates to :func:`storj.transfer.upload_file`; keyword arguments ``name``,
-        ``mimetype``, ``progress``, ``config`` and ``cancel`` are passed through.
+    def upload_file(
+        self,
+        bucket_id: str,
+        source: str | os.PathLike[str] | IO[bytes],
+        *,
+        name: str | None = None,
+        mimetype: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        config: TransferConfig | None = None,
+        cancel: CancelToken | None = None,
+    ) -> model.File:
+        """Upload a file (path or readable binary file object) into a bucket, like libstorj.
+
+        Sends ``POST /frames``, ``PUT /frames/{id}`` per shard, the shards to the farmers,
+        ``POST /reports/exchanges`` and finally ``POST /buckets/{id}/files``; see
+        :func:`storj.transfer.upload_file` for every parameter and error.
         """
-        return self._transfer("upload_file")(self, bucket_id, source, **kwargs)
+        from storj import transfer
+
+        return transfer.upload_file(
+            self,
+            bucket_id,
+            source,
+            name=name,
+            mimetype=mimetype,
+            progress=progress,
+            config=config,
+            cancel=cancel,
+        )
 
     def download_file(
-        self, bucket_id: str, file_id: str, destination: Any, **kwargs: Any
+        self,
+        bucket_id: str,
+        file_id: str,
+        destination: str | os.PathLike[str] | IO[bytes],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        config: TransferConfig | None = None,
+        cancel: CancelToken | None = None,
     ) -> model.File:
-        """Download a file to a path or writable binary file object.
+        """Download, verify and decrypt a file to a path or writable binary file object.
 
-        Delegates to :func:`storj.transfer.download_file`; keyword arguments ``progress``,
-        ``config`` and ``cancel`` are passed through.
+        Sends ``GET /buckets/{id}/files/{file}/info``, pages of
+        ``GET /buckets/{id}/files/{file}`` (pointers) and fetches the shards from the
+        farmers; see :func:`storj.transfer.download_file` for every parameter and error.
         """
-        return self._transfer("download_file")(self, bucket_id, file_id, destination, **kwargs)
+        from storj import transfer
 
-    def open_file(self, bucket_id: str, file_id: str, **kwargs: Any) -> io.RawIOBase:
+        return transfer.download_file(
+            self, bucket_id, file_id, destination, progress=progress, config=config, cancel=cancel
+        )
+
+    def open_file(
+        self, bucket_id: str, file_id: str, *, config: TransferConfig | None = None
+    ) -> StorjFileReader:
         """A seekable reader over a stored file, fetching only the shards a read needs.
 
-        Delegates to :func:`storj.transfer.open_file` (keyword ``config`` passed through).
+        See :func:`storj.transfer.open_file`.
         """
-        return self._transfer("open_file")(self, bucket_id, file_id, **kwargs)
+        from storj import transfer
+
+        return transfer.open_file(self, bucket_id, file_id, config=config)
 
     # ------------------------------------------------------------------ frames
 

@@ -37,7 +37,7 @@ from storj.exception import (
     RateLimitError,
     StorjError,
 )
-from storj.http import DEFAULT_API_URL, Client, RetryPolicy, TransferUnavailableError
+from storj.http import DEFAULT_API_URL, Client, RetryPolicy
 
 API = "http://bridge.test"
 EMAIL = "email@example.com"
@@ -1084,14 +1084,14 @@ def test_transfer_methods_delegate(monkeypatch):
     assert c.download_file(BUCKET_ID, FILE_ID, "/tmp/y") == "download_file"
     assert c.open_file(BUCKET_ID, FILE_ID) == "open_file"
     assert calls[0] == ("file_upload", (c, BUCKET_ID, "file", "frame"), {})
-    assert calls[1] == ("upload_file", (c, BUCKET_ID, "/tmp/x"), {"name": "x", "progress": None})
-    assert calls[2] == ("download_file", (c, BUCKET_ID, FILE_ID, "/tmp/y"), {})
-
-
-def test_missing_transfer_engine_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "storj.transfer", None)
-    monkeypatch.delattr(storj, "transfer", raising=False)
-    c = Client(EMAIL, PASSWORD, API)
-    with pytest.raises(TransferUnavailableError, match="storj.transfer.file_upload") as info:
-        c.file_upload(BUCKET_ID, "file", "frame")
-    assert isinstance(info.value, StorjError) and isinstance(info.value, NotImplementedError)
+    assert calls[1] == (
+        "upload_file",
+        (c, BUCKET_ID, "/tmp/x"),
+        {"name": "x", "mimetype": None, "progress": None, "config": None, "cancel": None},
+    )
+    assert calls[2] == (
+        "download_file",
+        (c, BUCKET_ID, FILE_ID, "/tmp/y"),
+        {"progress": None, "config": None, "cancel": None},
+    )
+    assert calls[3] == ("open_file", (c, BUCKET_ID, FILE_ID), {"config": None})
