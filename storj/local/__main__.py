@@ -80,9 +80,21 @@ def cli() -> None:
     show_default=True,
     help="Activate new users at once (else read tokens from GET /_dev/outbox).",
 )
+@click.option(
+    "--mirrors",
+    type=click.IntRange(0, 12),
+    default=None,
+    help="Extra copies the Bridge keeps of each shard by automatic mirroring [default: 2].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Do not log every request.")
 def serve(
-    data: Path, farmers: int | None, port: int, host: str, auto_activate: bool, quiet: bool
+    data: Path,
+    farmers: int | None,
+    port: int,
+    host: str,
+    auto_activate: bool,
+    mirrors: int | None,
+    quiet: bool,
 ) -> None:
     """Run the network until Ctrl-C or SIGTERM."""
     from storj.exception import StorjError
@@ -94,7 +106,12 @@ def serve(
     )
     count = farmers or _existing_farmers(data) or _DEFAULT_FARMERS
     network = LocalNetwork(
-        data, farmers=count, host=host, bridge_port=port, auto_activate=auto_activate
+        data,
+        farmers=count,
+        host=host,
+        bridge_port=port,
+        auto_activate=auto_activate,
+        mirror_redundancy=mirrors,
     )
     stop = threading.Event()
     previous = {

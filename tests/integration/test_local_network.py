@@ -550,6 +550,8 @@ def test_cli_serve_prints_the_url_and_stops_on_sigterm(tmp_path):
             "0",
             "--farmers",
             "2",
+            "--mirrors",
+            "0",
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
