@@ -19,10 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from storj.local.bridge import BridgeConfig, BridgeServer
+    from storj.local.channel import ChannelServer
     from storj.local.farmer import FarmerConfig, FarmerNode
     from storj.local.network import LocalNetwork
 
-__all__ = ["BridgeConfig", "BridgeServer", "FarmerConfig", "FarmerNode", "LocalNetwork"]
+__all__ = [
+    "BridgeConfig",
+    "BridgeServer",
+    "ChannelServer",
+    "FarmerConfig",
+    "FarmerNode",
+    "LocalNetwork",
+]
 
 _EXPORTS = {
     "LocalNetwork": "storj.local.network",
@@ -30,6 +38,7 @@ _EXPORTS = {
     "FarmerConfig": "storj.local.farmer",
     "BridgeServer": "storj.local.bridge",
     "BridgeConfig": "storj.local.bridge",
+    "ChannelServer": "storj.local.channel",
 }
 
 

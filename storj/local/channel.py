@@ -78,6 +78,7 @@ MSG_TOO_LARGE = "Shard exceeds the amount defined in the contract"
 MSG_HASH_MISMATCH = "Calculated hash does not match the expected result"
 MSG_NOT_BINARY = "Expected binary shard data"
 MSG_NOT_FOUND = "Shard data not found"
+MSG_NO_CONTRACT = "No contract for this shard"
 MSG_IDLE = "Timed out waiting for data"
 MSG_UNEXPECTED = "Unexpected error"
 
@@ -121,7 +122,8 @@ class ChannelGrant:
     """What ``authorize`` answers for an accepted token.
 
     :ivar size: for ``PUSH``, the contract's ``data_size``: the transfer completes
-        at exactly this many bytes and one more is refused (3102). Unused for ``PULL``.
+        at exactly this many bytes and one more is refused (3102); ``None`` (no
+        contract) closes the channel with 1011. Unused for ``PULL``.
     :ivar consume: called once, after a successful transfer (the shard is stored or
         fully sent) and before the 1000 close: revoke the token, send the report.
     :ivar on_failure: optional, called with ``(close_code, reason)`` when an
@@ -378,8 +380,8 @@ class ChannelServer:
     def _consign(self, ws: ServerConnection, shard_hash: str, grant: ChannelGrant) -> None:
         """Receive exactly ``grant.size`` bytes into a temp file, verify, store."""
         size = grant.size
-        if size is None or size < 0:
-            raise RuntimeError("authorize() granted a PUSH without a contract size")
+        if size is None or size < 0:  # a token without a contract: nothing to store into
+            raise _Close(CLOSE_UNEXPECTED, MSG_NO_CONTRACT)
         fd, name = tempfile.mkstemp(prefix=shard_hash + ".", suffix=".ws", dir=self.temp_dir)
         temp = Path(name)
         try:

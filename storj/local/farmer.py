@@ -14,6 +14,10 @@ channel (§5.4, ``docs/internals.rst`` "The local network"):
 ``POST /``
     Control calls from the Bridge (``CONSIGN``, ``RETRIEVE``, ``MIRROR``, ``AUDIT``),
     accepted only with the header ``x-storj-control-secret``.
+``ws://<address>:<channel_port>`` (only with ``FarmerConfig.legacy_channel``)
+    The legacy WebSocket data channel (§6.6, :mod:`storj.local.channel`): the same
+    tokens, contracts, shard files, size and hash checks and exchange reports as the
+    HTTP routes; registered with the Bridge as the contact's ``channel``.
 
 Local choices (allowed by §6.3 and §5.4, documented here because clients can see them):
 
@@ -146,6 +150,10 @@ class FarmerConfig:
     :param user_agent: the contact's ``userAgent``.
     :param protocol: the contact's ``protocol`` (core 8 uses ``"1.2.0"``).
     :param request_timeout: seconds to wait for the Bridge or a mirror source.
+    :param legacy_channel: also serve the legacy WebSocket data channel (§6.6,
+        :class:`storj.local.channel.ChannelServer`) with the same tokens, storage and
+        checks, and register it with the Bridge as ``channel: "ws://address:port"``.
+    :param channel_port: the data channel's port; 0 picks a free one.
     """
 
     data_dir: str | os.PathLike[str]
@@ -160,6 +168,8 @@ class FarmerConfig:
     user_agent: str = f"storj-python-local/{__version__}"
     protocol: str = "1.2.0"
     request_timeout: float = 30.0
+    legacy_channel: bool = False
+    channel_port: int = 0
 
 
 def load_or_create_identity(path: str | os.PathLike[str]) -> str:
@@ -530,6 +540,8 @@ class _State:
     reports: ThreadPoolExecutor
     mirrors: ThreadPoolExecutor
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: The legacy data channel (a :class:`storj.local.channel.ChannelServer`), if served.
+    channel: Any = None
 
 
 class FarmerNode:
@@ -551,6 +563,8 @@ class FarmerNode:
         self._identity_lock = threading.Lock()
         self._state: _State | None = None
         self._last_seen = 0
+        self._faults: Any = None
+        self._faulty_app: Callable[..., Iterable[bytes]] | None = None
 
     # ----------------------------------------------------------------- identity
 
@@ -605,9 +619,19 @@ class FarmerNode:
         return f"http://{host}:{self.port}"
 
     @property
+    def channel_url(self) -> str | None:
+        """``ws://address:port`` of the running legacy data channel, else ``None``."""
+        state = self._state
+        if state is None or state.channel is None:
+            return None
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"ws://{host}:{state.channel.port}"
+
+    @property
     def contact(self) -> dict[str, Any]:
-        """The contact as pointers carry it (``lastSeen`` in epoch milliseconds)."""
-        return {
+        """The contact as pointers carry it (``lastSeen`` in epoch milliseconds), plus
+        ``channel`` while a legacy data channel is served."""
+        contact = {
             "address": self.address,
             "port": self.port,
             "nodeID": self.node_id,
@@ -615,6 +639,10 @@ class FarmerNode:
             "userAgent": self.config.user_agent,
             "lastSeen": self._last_seen or _now_ms(),
         }
+        channel = self.channel_url
+        if channel is not None:
+            contact["channel"] = channel
+        return contact
 
     @property
     def shards_dir(self) -> Path:
@@ -650,7 +678,7 @@ class FarmerNode:
             server = make_server(
                 self.config.host,
                 self.config.port,
-                self._wsgi,
+                self._serve,
                 threaded=True,
                 request_handler=_QuietRequestHandler,
             )
@@ -671,6 +699,12 @@ class FarmerNode:
             mirrors=ThreadPoolExecutor(2, thread_name_prefix="storj-farmer-mirror"),
         )
         thread.start()
+        if self.config.legacy_channel:
+            try:
+                self._state.channel = self._channel_server().start()
+            except BaseException:
+                self.stop()
+                raise
         if self.config.bridge_url:
             try:
                 self.register()
@@ -689,6 +723,8 @@ class FarmerNode:
         state.server.shutdown()
         state.server.server_close()
         state.thread.join(timeout=5)
+        if state.channel is not None:
+            state.channel.stop()
         state.reports.shutdown(wait=False, cancel_futures=True)
         state.mirrors.shutdown(wait=False, cancel_futures=True)
         state.contracts.close()
@@ -703,27 +739,84 @@ class FarmerNode:
         state = "running" if self._state else "stopped"
         return f"FarmerNode({str(self.data_dir)!r}, port={self.port}, {state})"
 
+    # ----------------------------------------------------------------- legacy data channel
+
+    def _channel_server(self) -> Any:
+        """A :class:`~storj.local.channel.ChannelServer` on ``config.channel_port`` wired
+        to this farmer's tokens, contracts and shard directory (not started)."""
+        from storj.local.channel import ChannelServer
+
+        return ChannelServer(
+            self.config.host,
+            self.config.channel_port,
+            authorize=self._channel_authorize,
+            open_shard=self._channel_open_shard,
+            store_shard=self._channel_store_shard,
+            temp_dir=self.data_dir / "tmp",
+        )
+
+    def _channel_authorize(self, token: str, data_hash: str, operation: str) -> Any:
+        """The channel's ``authorize``: the same token check as HTTP (§6.3: bound to the
+        hash and the operation), a PUSH limited to the contract's size; success revokes
+        the token and reports ``SHARD_UPLOADED``/``SHARD_DOWNLOADED``, failure reports
+        ``FAILED_INTEGRITY``/``TRANSFER_FAILED`` (PUSH) or ``READ_FAILED``/
+        ``TRANSFER_FAILED`` (PULL)."""
+        from storj.local.channel import CLOSE_FAILED_INTEGRITY, CLOSE_UNEXPECTED, ChannelGrant
+
+        try:
+            record = self.tokens.check(token, data_hash, operation)
+        except TokenError:
+            return None
+        start_ms = _now_ms()
+        if operation == PUSH:
+            size = self._require_state().contracts.size(data_hash)
+            done, integrity = "SHARD_UPLOADED", (CLOSE_FAILED_INTEGRITY, "FAILED_INTEGRITY")
+        else:
+            size = None
+            done, integrity = "SHARD_DOWNLOADED", (CLOSE_UNEXPECTED, "READ_FAILED")
+
+        def consume() -> None:
+            self.tokens.revoke(record.token)
+            self._report(data_hash, SUCCESS, done, start_ms)
+
+        def on_failure(code: int, reason: str) -> None:
+            message = integrity[1] if code == integrity[0] else "TRANSFER_FAILED"
+            self._report(data_hash, FAILURE, message, start_ms)
+
+        return ChannelGrant(size=size, consume=consume, on_failure=on_failure)
+
+    def _channel_open_shard(self, data_hash: str) -> BinaryIO | None:
+        try:
+            return open(self.shard_path(data_hash), "rb")  # closed by the channel server
+        except FileNotFoundError:
+            return None
+
+    def _channel_store_shard(self, data_hash: str, temp: Path) -> None:
+        os.replace(temp, self.shard_path(data_hash))
+
     # ----------------------------------------------------------------- Bridge calls
 
     def register(self) -> dict[str, Any]:
         """``POST {bridge_url}/contacts`` with the signed farmer headers (§2.7).
 
-        Body ``{address, port, protocol, userAgent, spaceAvailable}``; the Bridge answers
+        Body ``{address, port, protocol, userAgent, spaceAvailable}``, plus ``channel``
+        (``ws://address:port``) while a legacy data channel is served; the Bridge answers
         ``{nodeID, address, port}``.
         """
         if not self.config.bridge_url:
             raise BridgeError("this farmer has no bridge_url to register with")
         url = self.config.bridge_url.rstrip("/") + "/contacts"
-        body = json.dumps(
-            {
-                "address": self.address,
-                "port": self.port,
-                "protocol": self.config.protocol,
-                "userAgent": self.config.user_agent,
-                "spaceAvailable": self._space_available(),
-            },
-            separators=(",", ":"),
-        ).encode("utf-8")
+        fields: dict[str, Any] = {
+            "address": self.address,
+            "port": self.port,
+            "protocol": self.config.protocol,
+            "userAgent": self.config.user_agent,
+            "spaceAvailable": self._space_available(),
+        }
+        channel = self.channel_url
+        if channel is not None:
+            fields["channel"] = channel
+        body = json.dumps(fields, separators=(",", ":")).encode("utf-8")
         timestamp = _now_ms()
         private = self._private_key()
         headers = {
@@ -819,6 +912,26 @@ class FarmerNode:
             log.warning("exchange report for %s not sent: %s", report["dataHash"], exc)
 
     # ----------------------------------------------------------------- WSGI
+
+    @property
+    def faults(self) -> Any:
+        """The fault injector requests go through (``None``: none); see :meth:`set_faults`."""
+        return self._faults
+
+    def set_faults(self, faults: Any) -> None:
+        """Run every request through ``faults`` (a :class:`storj.local.faults.FaultInjector`,
+        or anything with ``wrap(app) -> app``); ``None`` removes it.
+
+        For tests of misbehaving farmers. Takes effect at once, running or not.
+        """
+        self._faulty_app = None if faults is None else faults.wrap(self._wsgi)
+        self._faults = faults
+
+    def _serve(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        app = self._faulty_app
+        if app is not None:
+            return app(environ, start_response)
+        return self._wsgi(environ, start_response)
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()

@@ -103,6 +103,10 @@ class LocalNetwork:
     :param auto_activate: new users are active at once (otherwise see :meth:`outbox`).
     :param mirror_redundancy: extra copies the Bridge keeps of each shard
         (``BridgeConfig.mirror_redundancy``); ``None`` keeps the Bridge's default.
+    :param legacy_channels: run the legacy WebSocket data channels (§6.6): every farmer
+        serves one (``FarmerConfig.legacy_channel``) and the Bridge hands them out
+        (``BridgeConfig.legacy_channels``: ``True`` next to ``farmer``, ``"only"`` in
+        download pointers without ``farmer``, the pre-December-2016 shape).
     :param bridge_options: any other :class:`storj.local.bridge.BridgeConfig` field.
 
     Nothing happens until :meth:`start` (or ``with``).
@@ -117,6 +121,7 @@ class LocalNetwork:
         bridge_port: int = 0,
         auto_activate: bool = True,
         mirror_redundancy: int | None = None,
+        legacy_channels: bool | str = False,
         **bridge_options: Any,
     ) -> None:
         if farmers < 1:
@@ -127,6 +132,7 @@ class LocalNetwork:
         self.bridge_port = bridge_port
         self.auto_activate = auto_activate
         self.mirror_redundancy = mirror_redundancy
+        self.legacy_channels = legacy_channels
         self.bridge_options = bridge_options
         self.bridge: BridgeServer | None = None
         self.farmers: list[FarmerNode] = []
@@ -174,6 +180,7 @@ class LocalNetwork:
                 port=self.bridge_port,
                 auto_activate=self.auto_activate,
                 control_secret=secret,
+                legacy_channels=self.legacy_channels,
                 **options,
             )
         )
@@ -187,6 +194,7 @@ class LocalNetwork:
                     bridge_url=str(bridge.url),
                     control_secret=secret,
                     host=self.host,
+                    legacy_channel=bool(self.legacy_channels),
                 )
             )
             for i in range(self.farmer_count)
@@ -327,7 +335,14 @@ class LocalNetwork:
         info = {
             "pid": os.getpid(),
             "bridge_url": self.bridge_url,
-            "farmers": [{"nodeID": n.node_id, "url": n.url} for n in self.farmers],
+            "farmers": [
+                {
+                    "nodeID": n.node_id,
+                    "url": n.url,
+                    **({"channel": n.channel_url} if n.channel_url else {}),
+                }
+                for n in self.farmers
+            ],
             "started": int(time.time()),
         }
         try:

@@ -68,6 +68,10 @@ class TransferConfig:
     :param pointer_page_size: pointers asked for per ``GET /buckets/:id/files/:id``.
     :param report_exchanges: send exchange reports (``POST /reports/exchanges``) after
         each farmer transfer, as libstorj does.
+    :param prefer_channels: download a shard whose pointer carries both a ``farmer``
+        contact and a legacy ``channel`` (``ws://…``, ``bridge-protocol.md`` §6.6) over
+        the channel instead of HTTP. A pointer with a ``channel`` and no ``farmer`` (the
+        pre-December-2016 shape) is always downloaded over its channel.
     """
 
     shard_concurrency: int = 4
@@ -84,6 +88,7 @@ class TransferConfig:
     verify_hmac: bool = True
     pointer_page_size: int = 6
     report_exchanges: bool = True
+    prefer_channels: bool = False
 
     def __post_init__(self) -> None:
         _positive_int("shard_concurrency", self.shard_concurrency)

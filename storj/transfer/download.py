@@ -13,6 +13,11 @@
    sends wrong bytes is reported (``DOWNLOAD_ERROR`` / ``FAILED_INTEGRITY``) and the
    Bridge is asked for another one (``limit=1&skip=i&exclude=…``), up to
    ``pointer_replacements`` times; success is reported as ``SHARD_DOWNLOADED``.
+   A pointer with a legacy ``channel`` (``ws://…``, §6.6) and no ``farmer`` is pulled
+   over that WebSocket data channel with the same checks; it names no nodeID to
+   exclude, so it is replaced by asking for the shard's pointer again (a fresh token,
+   another holder if the Bridge finds the first one unreachable), within the same
+   ``pointer_replacements`` budget.
 4. Data shards still missing are rebuilt from parity shards when the entry has
    ``erasure`` (parity is fetched only then), checked against their pointer hashes,
    and written in place; without parity the download fails.
@@ -58,10 +63,10 @@ from storj.transfer._common import (
 )
 from storj.transfer._tempfiles import PositionalFile, TempFiles, sibling_temp_path
 from storj.transfer.config import DEFAULT_CONFIG, TransferConfig
-from storj.transfer.farmer_client import FarmerClient, farmer_endpoint
+from storj.transfer.farmer_client import FarmerClient, FarmerEndpoint, farmer_endpoint
 from storj.transfer.progress import Abort, Aborted, CancelToken, ProgressMeter
 
-__all__ = ["download_file", "file_encryption_for", "list_pointers"]
+__all__ = ["ShardSource", "download_file", "file_encryption_for", "list_pointers"]
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +96,49 @@ def _blame(
 
 
 def _pointer_ok(pointer: Any) -> bool:
-    return pointer.farmer is not None and pointer.token is not None and bool(str(pointer.token))
+    """A pointer can be fetched: it has a token and a farmer contact or a data channel."""
+    located = pointer.farmer is not None or bool(getattr(pointer, "channel", None))
+    return located and pointer.token is not None and bool(str(pointer.token))
+
+
+class ShardSource:
+    """Where one pointer's shard comes from: the farmer's HTTP shard server, or the
+    legacy data channel when the pointer has no ``farmer`` (or has both and
+    ``config.prefer_channels``).
+
+    :ivar node_id: the farmer's nodeID, ``None`` for a channel-only pointer.
+    """
+
+    def __init__(self, pointer: Any, config: TransferConfig) -> None:
+        channel = getattr(pointer, "channel", None)
+        self.endpoint: FarmerEndpoint | None = None
+        self.channel: str | None = None
+        if channel and (pointer.farmer is None or config.prefer_channels):
+            self.channel = str(channel)
+            if pointer.farmer is not None:
+                with contextlib.suppress(FarmerError):
+                    self.endpoint = farmer_endpoint(pointer.farmer)
+        else:
+            self.endpoint = farmer_endpoint(pointer.farmer)
+        self.node_id = self.endpoint.node_id if self.endpoint is not None else None
+
+    def pull(
+        self,
+        farmers: FarmerClient,
+        shard_hash: str,
+        token: str,
+        size: int,
+        sink: Callable[[memoryview, int], None],
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
+        """Fetch and verify the shard (see :meth:`FarmerClient.pull` / ``pull_channel``)."""
+        if self.channel is not None:
+            farmers.pull_channel(
+                self.channel, shard_hash, token, size, sink, node_id=self.node_id, on_bytes=on_bytes
+            )
+        else:
+            assert self.endpoint is not None
+            farmers.pull(self.endpoint, shard_hash, token, size, sink, on_bytes=on_bytes)
 
 
 def list_pointers(
@@ -424,7 +471,7 @@ class _Download:
         while True:
             self.abort.check()
             if _pointer_ok(pointer):
-                endpoint = farmer_endpoint(pointer.farmer)
+                source = ShardSource(pointer, self.config)
                 received = 0
 
                 def counted(n: int) -> None:
@@ -435,8 +482,8 @@ class _Download:
 
                 started = now_ms()
                 try:
-                    self.farmers.pull(
-                        endpoint,
+                    source.pull(
+                        self.farmers,
                         original.hash,
                         str(pointer.token),
                         int(original.size),
@@ -452,10 +499,13 @@ class _Download:
                         else "DOWNLOAD_ERROR"
                     )
                     log.info("shard %d: %s", index, exc)
-                    self._report(original.hash, endpoint.node_id, started, False, message)
-                    _blame(exc, endpoint.node_id, exclude, token_refused)
+                    self._report(original.hash, source.node_id, started, False, message)
+                    # A channel-only pointer names no farmer to exclude: the replacement
+                    # asks for the pointer again (a new token; another holder if the
+                    # Bridge finds this one unreachable).
+                    _blame(exc, source.node_id, exclude, token_refused)
                 else:
-                    self._report(original.hash, endpoint.node_id, started, True, "SHARD_DOWNLOADED")
+                    self._report(original.hash, source.node_id, started, True, "SHARD_DOWNLOADED")
                     return True
             if replacements >= self.config.pointer_replacements:
                 return False

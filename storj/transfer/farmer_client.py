@@ -7,6 +7,9 @@
 * Download: ``GET`` on the same URL; the body is read into one reused buffer, hashed
   (``RIPEMD160(SHA256(.))``) as it arrives and handed to a sink chunk by chunk. Its
   length and hash are checked against the pointer before the download counts as good.
+* Download over a legacy WebSocket data channel (``channel: "ws://…"`` pointers,
+  §6.6): :meth:`FarmerClient.pull_channel`, through :func:`storj.web_socket.pull_shard`,
+  with the same sink, checks, timeouts, low-speed rule and abort.
 
 Errors are :class:`~storj.exception.FarmerError` subclasses: 401/403 →
 :class:`~storj.exception.SuppliedTokenNotAcceptedError`; wrong bytes →
@@ -37,12 +40,14 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from storj import web_socket
 from storj.api import ripemd160
 from storj.exception import (
     FarmerError,
     FarmerTimeoutError,
     HashMismatchError,
     SuppliedTokenNotAcceptedError,
+    TransferCancelledError,
 )
 from storj.metadata import __version__
 from storj.transfer._tempfiles import PositionalFile
@@ -245,6 +250,22 @@ class _ShardBody:
 
 class _Stop(Exception):  # noqa: N818 - internal signal: the watch was killed
     pass
+
+
+class _SinkWriter:
+    """A write-only file object that hands each data-channel frame to a shard sink."""
+
+    def __init__(self, sink: Callable[[memoryview, int], None]) -> None:
+        self._sink = sink
+        self.position = 0
+
+    def write(self, data: bytes) -> int:
+        try:
+            self._sink(memoryview(data), self.position)
+        except BaseException as exc:  # not the farmer's fault: re-raised as is by the caller
+            raise _SinkFailed(exc) from exc
+        self.position += len(data)
+        return len(data)
 
 
 class _SinkFailed(Exception):  # noqa: N818 - carries an error of the caller's sink
@@ -535,6 +556,62 @@ class FarmerClient:
                 f"{what}: the bytes hash to {digest}, not to the shard hash",
                 node_id=endpoint.node_id,
             )
+
+    def pull_channel(
+        self,
+        channel: str,
+        shard_hash: str,
+        token: str,
+        size: int,
+        sink: Callable[[memoryview, int], None],
+        *,
+        node_id: str | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
+        """Download shard ``shard_hash`` (``size`` bytes) over a legacy data channel.
+
+        Opens ``channel`` (``ws://address:port``), sends the text frame
+        ``{"token", "hash", "operation": "PULL"}`` and hands each binary frame to
+        ``sink(chunk, offset_in_shard)`` as :meth:`pull` does; succeeds only when the
+        farmer closes with 1000 and the bytes have the pointer's size and hash. Bounded
+        by ``timeout`` per frame and by the low-speed rule; the transfer's abort closes
+        the channel within 0.1 s. ``node_id`` (when the pointer also names the farmer)
+        is put on the errors.
+
+        :raises SuppliedTokenNotAcceptedError: close 3101.
+        :raises HashMismatchError: close 3102, or wrong size or hash.
+        :raises FarmerTimeoutError: the farmer stalled or was too slow.
+        :raises FarmerError: any other failure (close code and reason in the message).
+        :raises Aborted: the transfer was aborted.
+        """
+        if self.abort is not None and self.abort.is_set():
+            raise Aborted()
+        writer = _SinkWriter(sink)
+        try:
+            web_socket.pull_shard(
+                channel,
+                token=token,
+                shard_hash=shard_hash,
+                destination=writer,  # type: ignore[arg-type]  # only write() is used
+                size=size,
+                timeout=self.config.timeout,
+                on_bytes=on_bytes,
+                cancel=self.abort,
+                low_speed_limit=self.config.low_speed_limit,
+                low_speed_time=self.config.low_speed_time,
+            )
+        except _SinkFailed as exc:
+            raise exc.original from None
+        except TransferCancelledError:
+            raise Aborted() from None
+        except FarmerError as exc:
+            if exc.node_id is None:
+                exc.node_id = node_id
+            raise
+        except ValueError as exc:  # a token or hash the channel request cannot carry
+            raise FarmerError(
+                f"download of shard {shard_hash} from {channel}: {exc}", node_id=node_id
+            ) from None
 
     def _read_body(
         self,

@@ -6,7 +6,8 @@ read touches it. Each shard is downloaded whole into a temporary file (decrypted
 chunk by chunk as it arrives), and its bytes are returned only after its length and
 hash have been verified; memory stays at a few ``io_chunk_size`` buffers and disk at
 two shards. A shard's farmer token is single use, so a shard read again after it
-left the cache is asked for anew (``limit=1&skip=i``).
+left the cache is asked for anew (``limit=1&skip=i``). Pointers carrying only a legacy
+``channel`` are read over their WebSocket data channel, as :func:`download_file` does.
 
 If a shard cannot be had from any farmer, the reader falls back to
 :func:`~storj.transfer.download_file` of the whole file into a temporary file
@@ -36,13 +37,14 @@ from storj.transfer._common import (
 from storj.transfer._tempfiles import PositionalFile, TempFiles
 from storj.transfer.config import DEFAULT_CONFIG, TransferConfig
 from storj.transfer.download import (
+    ShardSource,
     _blame,
     _pointer_ok,
     check_hmac,
     file_encryption_for,
     list_pointers,
 )
-from storj.transfer.farmer_client import FarmerClient, farmer_endpoint
+from storj.transfer.farmer_client import FarmerClient
 from storj.transfer.progress import Abort
 
 __all__ = ["StorjFileReader", "open_file"]
@@ -231,7 +233,7 @@ class StorjFileReader(io.RawIOBase):
                     raise IntegrityError(f"the Bridge gave shard {index} a different hash")
             if not _pointer_ok(pointer):
                 return False
-            endpoint = farmer_endpoint(pointer.farmer)
+            source = ShardSource(pointer, self.config)
             cipher = self._encryption.cipher(offset)
 
             def sink(view: memoryview, position: int, cipher: Any = cipher) -> None:
@@ -239,18 +241,18 @@ class StorjFileReader(io.RawIOBase):
 
             started = now_ms()
             try:
-                self._farmers.pull(
-                    endpoint, original.hash, str(pointer.token), int(original.size), sink
+                source.pull(
+                    self._farmers, original.hash, str(pointer.token), int(original.size), sink
                 )
             except FarmerError as exc:
                 message = (
                     "FAILED_INTEGRITY" if isinstance(exc, HashMismatchError) else "DOWNLOAD_ERROR"
                 )
                 log.info("shard %d: %s", index, exc)
-                self._report(original.hash, endpoint.node_id, started, False, message)
-                _blame(exc, endpoint.node_id, exclude, token_refused)
+                self._report(original.hash, source.node_id, started, False, message)
+                _blame(exc, source.node_id, exclude, token_refused)
                 continue
-            self._report(original.hash, endpoint.node_id, started, True, "SHARD_DOWNLOADED")
+            self._report(original.hash, source.node_id, started, True, "SHARD_DOWNLOADED")
             return True
         return False
 

@@ -93,6 +93,10 @@ Local extensions (not Storj)
 * ``BridgeServer.audit_all()`` runs one audit round over every contract.
 * Transfer quotas (§1.3) are counted but enforced only with ``enforce_transfer_limits``;
   there is no request-rate limiter.
+* Legacy data channels (§6.6): a farmer may register ``channel: "ws://<address>:<port>"``
+  on its own address; with ``legacy_channels=True`` pointers and ``PUT /frames/:id``
+  answers carry it next to ``farmer``, with ``legacy_channels="only"`` download pointers
+  carry ``channel`` instead of ``farmer`` (the pre-December-2016 shape).
 """
 
 from __future__ import annotations

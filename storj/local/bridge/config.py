@@ -38,6 +38,12 @@ class BridgeConfig:
     :ivar consign_attempts: farmers tried per ``PUT /frames/:id`` before giving up.
     :ivar request_timeout: socket timeout of the HTTP server (bounds slow clients).
     :ivar enforce_transfer_limits: apply the free-tier transfer quotas (§1.3 → 420).
+    :ivar legacy_channels: hand out the legacy WebSocket data channels (§6.6) of farmers
+        that registered one: ``False`` (default) never; ``True`` adds
+        ``channel: "ws://address:port"`` next to ``farmer`` in download pointers and in the
+        ``PUT /frames/:id`` answer; ``"only"`` gives download pointers the pre-December-2016
+        shape, ``channel`` and no ``farmer`` (a farmer without a channel is still given
+        as ``farmer``; ``PUT /frames/:id`` keeps ``farmer``, which uploads need).
     """
 
     data_dir: str | os.PathLike[str]
@@ -56,6 +62,7 @@ class BridgeConfig:
     consign_attempts: int = 3
     request_timeout: float = 60.0
     enforce_transfer_limits: bool = False
+    legacy_channels: bool | str = False
 
     def validate(self) -> None:
         """Raise :class:`ValueError` when a setting cannot work."""
@@ -70,5 +77,7 @@ class BridgeConfig:
         for name in ("token_ttl", "nonce_ttl", "farmer_timeout", "request_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.legacy_channels not in (False, True, "only"):
+            raise ValueError('legacy_channels must be False, True or "only"')
         if self.consign_attempts < 1:
             raise ValueError("consign_attempts must be at least 1")

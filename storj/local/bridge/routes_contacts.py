@@ -1,7 +1,17 @@
-"""Contacts (farmers known to the Bridge) and farmer self-registration (§4.9, §2.7)."""
+"""Contacts (farmers known to the Bridge) and farmer self-registration (§4.9, §2.7).
+
+A farmer may register a legacy WebSocket data channel (§6.6) with ``channel:
+"ws://<address>:<port>"`` in ``POST /contacts`` or ``PATCH /contacts/:nodeID``. It is
+accepted only on the contact's own ``address`` (so a farmer cannot send clients to
+another host); anything else is refused with 400. A ``POST`` without ``channel`` (a
+re-registration) and a ``PATCH`` moving the address elsewhere drop the stored channel;
+``"channel": null`` in a ``PATCH`` drops it too. The Bridge hands channels out only when
+``BridgeConfig.legacy_channels`` is set.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -15,11 +25,35 @@ from storj.local.bridge.store import Row
 from storj.local.bridge.util import is_int
 from storj.local.bridge.validate import query_int
 
-__all__ = ["CONTACTS_PAGE_SIZE", "register"]
+__all__ = ["CONTACTS_PAGE_SIZE", "channel_host", "register"]
 
 #: Contacts per page of ``GET /contacts``.
 CONTACTS_PAGE_SIZE = 30
 _DEFAULT_PROTOCOL = "1.2.0"
+_CHANNEL_URL = re.compile(r"ws://(\[[^\]/]+\]|[^\[\]/:@?#\s]+):([0-9]{1,5})")
+_MAX_CHANNEL_URL = 300
+
+
+def channel_host(url: Any) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``ws://host:port`` data channel URL (IPv6 unbracketed), or
+    ``None`` when ``url`` is anything else (a path, a query, credentials, ``wss``…)."""
+    if not isinstance(url, str) or len(url) > _MAX_CHANNEL_URL:
+        return None
+    match = _CHANNEL_URL.fullmatch(url)
+    if match is None:
+        return None
+    host, port = match.group(1), int(match.group(2))
+    if not 0 < port < 65536:
+        return None
+    return host.strip("[]"), port
+
+
+def _channel_field(value: Any, address: str) -> str:
+    """A registered ``channel``, checked against the contact's ``address``."""
+    parsed = channel_host(value)
+    if parsed is None or parsed[0].lower() != address.lower():
+        raise BadRequest("Invalid channel: expected ws://<address>:<port> on the contact's address")
+    return str(value)
 
 
 def _contact_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
@@ -86,7 +120,10 @@ def register(router: Router) -> None:
     @router.add("POST", "/contacts", "Farmer self-registration (signed farmer headers)")
     def register_contact(ctx: RequestContext) -> Response:
         node_id, pubkey = authenticate_farmer(ctx)
-        fields = _contact_fields(ctx.json(), partial=False)
+        body = ctx.json()
+        fields = _contact_fields(body, partial=False)
+        channel = body.get("channel")
+        fields["channel"] = None if channel is None else _channel_field(channel, fields["address"])
         now = ctx.now_ms()
         row: Row = {
             "node_id": node_id,
@@ -106,9 +143,19 @@ def register(router: Router) -> None:
         if nodeID != node_id:
             raise NotAuthorized("A farmer may only update its own contact")
         store = ctx.services.store
-        if store.get_contact(node_id) is None:
+        existing = store.get_contact(node_id)
+        if existing is None:
             raise NotFound("Contact not found")
-        fields = _contact_fields(ctx.json(), partial=True)
+        body = ctx.json()
+        fields = _contact_fields(body, partial=True)
+        address = str(fields.get("address") or existing["address"])
+        if "channel" in body:
+            channel = body["channel"]
+            fields["channel"] = None if channel is None else _channel_field(channel, address)
+        elif existing.get("channel") is not None:
+            parsed = channel_host(existing["channel"])
+            if parsed is None or parsed[0].lower() != address.lower():
+                fields["channel"] = None  # the farmer moved: its old channel is elsewhere
         contact = store.update_contact(node_id, **fields, last_seen=ctx.now_ms(), last_timeout=None)
         assert contact is not None
         return json_response(

@@ -18,7 +18,7 @@ from storj.local.bridge.errors import (
 )
 from storj.local.bridge.mirrors import MAX_MIRRORS
 from storj.local.bridge.router import Router
-from storj.local.bridge.serialize import entry_json, farmer_json
+from storj.local.bridge.serialize import entry_json, location_json
 from storj.local.bridge.store import DuplicateError, Row
 from storj.local.bridge.util import days_ms, is_hex, is_int, valid_mimetype
 from storj.local.bridge.validate import (
@@ -153,6 +153,7 @@ def register(router: Router) -> None:
         skip = query_int(ctx, "skip", 0)
         limit = query_int(ctx, "limit", DEFAULT_POINTER_LIMIT)
         exclude = _exclude(ctx)
+        legacy = ctx.services.config.legacy_channels
         rows = store.pointers(entry["frame"], skip, limit)
         if rows:
             record_transfer(
@@ -169,7 +170,7 @@ def register(router: Router) -> None:
             found = ctx.services.farmers.retrieve(pointer["hash"], exclude)
             if found is not None:
                 out["token"] = found.token
-                out["farmer"] = farmer_json(found.contact)
+                out.update(location_json(found.contact, legacy))
                 out["operation"] = "PULL"
             return out
 

@@ -4,7 +4,8 @@
 ``exclude`` through the control RPC (``CONSIGN``; up to ``consign_attempts`` farmers,
 each failure stamping the farmer's ``lastTimeout``), stores the pointer (a re-sent
 ``index`` replaces the old one), the contract with the audit leaves, challenges and
-Merkle root, and answers ``{hash, token, operation: "PUSH", farmer}``.
+Merkle root, and answers ``{hash, token, operation: "PUSH", farmer}`` (plus the farmer's
+``channel`` when ``BridgeConfig.legacy_channels`` is set and it registered one).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from storj.local.bridge.errors import BadRequest, TransferRateLimited
 from storj.local.bridge.farmers import NoFarmerError
 from storj.local.bridge.mirrors import new_contract
 from storj.local.bridge.router import Router
-from storj.local.bridge.serialize import farmer_json, frame_json
+from storj.local.bridge.serialize import frame_json, location_json
 from storj.local.bridge.store import Row
 from storj.local.bridge.util import is_hex, is_int, new_object_id, next_power_of_two
 from storj.local.bridge.validate import owned_frame
@@ -173,6 +174,6 @@ def register(router: Router) -> None:
                 "hash": shard["hash"],
                 "token": token,
                 "operation": "PUSH",
-                "farmer": farmer_json(contact),
+                **location_json(contact, ctx.services.config.legacy_channels, keep_farmer=True),
             }
         )

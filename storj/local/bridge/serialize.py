@@ -15,6 +15,7 @@ __all__ = [
     "farmer_json",
     "frame_json",
     "key_json",
+    "location_json",
     "token_json",
     "user_json",
 ]
@@ -129,6 +130,25 @@ def farmer_json(contact: Row) -> dict[str, Any]:
         "nodeID": contact["node_id"],
         "lastSeen": contact["last_seen"],
     }
+
+
+def location_json(
+    contact: Row, legacy_channels: bool | str, *, keep_farmer: bool = False
+) -> dict[str, Any]:
+    """Where a pointer sends the client: ``{"farmer": contact}`` and/or ``{"channel": url}``.
+
+    ``legacy_channels`` is ``BridgeConfig.legacy_channels``: ``False`` → ``farmer`` only;
+    ``True`` → ``farmer`` plus the contact's ``channel`` when it registered one;
+    ``"only"`` → just ``channel`` for a contact that has one (the pre-December-2016
+    pointer, §6.6), unless ``keep_farmer``.
+    """
+    channel = contact.get("channel") if legacy_channels else None
+    out: dict[str, Any] = {}
+    if not channel or legacy_channels != "only" or keep_farmer:
+        out["farmer"] = farmer_json(contact)
+    if channel:
+        out["channel"] = channel
+    return out
 
 
 def contract_json(contract: Row) -> dict[str, Any]:

@@ -7,10 +7,11 @@ atomically). Nothing network-bound ever runs while the lock is held. The file is
 created with mode 0600 (it holds password hashes).
 
 Tables: ``users``, ``keys``, ``nonces``, ``buckets``, ``tokens``, ``frames``,
-``pointers``, ``entries``, ``contacts``, ``contracts`` (one per shard hash × farmer, with
-the audit leaves, challenges and root), ``mirrors``, ``reports``, ``outbox`` and
-``schema_version``. Schema changes are appended to :data:`MIGRATIONS`; :meth:`Store.open`
-applies the missing ones in order.
+``pointers``, ``entries``, ``contacts`` (version 2 added ``channel``), ``contracts`` (one
+per shard hash × farmer, with the audit leaves, challenges and root), ``mirrors``,
+``reports``, ``outbox`` and ``schema_version``. Schema changes are appended to
+:data:`MIGRATIONS`; :meth:`Store.open` applies the missing ones in order, so an existing
+data directory is upgraded in place.
 """
 
 from __future__ import annotations
@@ -210,8 +211,13 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _migrate_to_2(conn: sqlite3.Connection) -> None:
+    """Version 2: ``contacts.channel``, a farmer's legacy data channel URL (§6.6)."""
+    conn.execute("ALTER TABLE contacts ADD COLUMN channel TEXT")
+
+
 #: ``MIGRATIONS[n]`` upgrades a database at version ``n`` to version ``n + 1``.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, _migrate_to_2]
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)
