@@ -41,8 +41,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
@@ -56,6 +54,19 @@ from websockets.exceptions import (
 )
 from websockets.sync.client import ClientConnection, connect
 
+from storj._channel_protocol import (
+    CLOSE_COMPLETED,
+    CLOSE_FAILED_INTEGRITY,
+    CLOSE_INVALID_MESSAGE,
+    CLOSE_INVALID_OPERATION,
+    CLOSE_UNAUTHORIZED_TOKEN,
+    CLOSE_UNEXPECTED,
+    COMPLETED_REASON,
+    PULL,
+    PUSH,
+    close_draining,
+    is_shard_hash,
+)
 from storj.api import ripemd160
 from storj.exception import (
     FarmerError,
@@ -87,21 +98,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Close code of a completed transfer (reason :data:`COMPLETED_REASON`).
-CLOSE_COMPLETED = 1000
-#: The first message was not the JSON channel request.
-CLOSE_INVALID_MESSAGE = 3100
-#: The farmer does not accept the token (unknown, expired, other shard).
-CLOSE_UNAUTHORIZED_TOKEN = 3101
-#: More bytes than the contract allows, or the bytes do not hash to the shard hash.
-CLOSE_FAILED_INTEGRITY = 3102
-#: The operation is neither ``PUSH`` nor ``PULL``.
-CLOSE_INVALID_OPERATION = 3103
-#: The farmer failed unexpectedly.
-CLOSE_UNEXPECTED = 1011
-#: Close reason of a completed transfer.
-COMPLETED_REASON = "Consignment completed"
-
 #: Bytes per binary frame sent by :func:`push_shard`.
 DEFAULT_CHUNK_SIZE = 64 * 1024
 #: Largest frame :func:`pull_shard` accepts from a farmer (larger → the connection is closed).
@@ -109,8 +105,7 @@ DEFAULT_MAX_FRAME_SIZE = 1024 * 1024
 #: Largest shard :func:`pull_shard` accepts when the size is not known (4 GiB, libstorj's maximum).
 DEFAULT_MAX_SHARD_SIZE = 4 * 1024 * 1024 * 1024
 
-_OPERATIONS = ("PUSH", "PULL")
-_SHARD_HASH = re.compile(r"[0-9a-f]{40}")
+_OPERATIONS = (PUSH, PULL)
 _USER_AGENT = f"storj-python/{__version__}"
 #: Local close codes when this client gives up on a misbehaving farmer or on itself.
 _CLOSE_POLICY = 1008
@@ -121,9 +116,6 @@ _MAX_CLOSE_TIMEOUT = 10.0
 _POLL = 0.1
 
 
-def _is_shard_hash(value: Any) -> bool:
-    """40 lowercase hex characters, nothing else (not even a trailing newline)."""
-    return isinstance(value, str) and _SHARD_HASH.fullmatch(value) is not None
 
 
 def channel_request(token: str, shard_hash: str, operation: str) -> str:
@@ -134,7 +126,7 @@ def channel_request(token: str, shard_hash: str, operation: str) -> str:
     """
     if not isinstance(token, str) or not token:
         raise ValueError("the farmer token must be a non-empty string")
-    if not _is_shard_hash(shard_hash):
+    if not is_shard_hash(shard_hash):
         raise ValueError("a shard hash is 40 lowercase hexadecimal characters")
     if operation not in _OPERATIONS:
         raise ValueError(f"operation must be PUSH or PULL, not {operation!r}")
@@ -183,24 +175,6 @@ def _closed(exc: ConnectionClosed, what: str, timeout: float) -> FarmerError:
     return close_error(None, "", what)
 
 
-def _close_draining(ws: ClientConnection, code: int, reason: str) -> None:
-    """Close with ``code``/``reason`` while discarding whatever the farmer still sends.
-
-    ``close()`` waits for the farmer's close frame, but the library stops reading the
-    socket while its receive queue is full, so a farmer still streaming would stall
-    the handshake until the close timeout. Bounded by that timeout.
-    """
-    closer = threading.Thread(target=ws.close, args=(code, reason), daemon=True)
-    closer.start()
-    while True:
-        try:
-            ws.recv(timeout=0.1)
-        except TimeoutError:
-            if not closer.is_alive():
-                break
-        except ConnectionClosed:
-            break
-    closer.join()
 
 
 def _validate_url(url: Any) -> str:
@@ -246,10 +220,10 @@ def _channel(
     try:
         yield ws
     except FarmerError:
-        _close_draining(ws, _CLOSE_POLICY, "Transfer rejected by the client")
+        close_draining(ws, _CLOSE_POLICY, "Transfer rejected by the client")
         raise
     except BaseException:
-        _close_draining(ws, _CLOSE_GOING_AWAY, "Transfer abandoned by the client")
+        close_draining(ws, _CLOSE_GOING_AWAY, "Transfer abandoned by the client")
         raise
     finally:
         manager.__exit__(None, None, None)
@@ -510,7 +484,7 @@ class Client:
         if token is None:
             raise FarmerError("this pointer carries no farmer token")
         shard_hash = _pointer_field(pointer, "hash")
-        if not _is_shard_hash(shard_hash):
+        if not is_shard_hash(shard_hash):
             raise FarmerError(f"this pointer carries an invalid shard hash {shard_hash!r}")
         size = _pointer_field(pointer, "size")
         self.pointer = pointer

@@ -36,7 +36,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import tempfile
 import threading
 from collections.abc import Callable
@@ -47,6 +46,19 @@ from typing import Any, BinaryIO
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
+from storj._channel_protocol import (
+    CLOSE_COMPLETED,
+    CLOSE_FAILED_INTEGRITY,
+    CLOSE_INVALID_MESSAGE,
+    CLOSE_INVALID_OPERATION,
+    CLOSE_UNAUTHORIZED_TOKEN,
+    CLOSE_UNEXPECTED,
+    COMPLETED_REASON,
+    PULL,
+    PUSH,
+    close_draining,
+    is_shard_hash,
+)
 from storj.api import ripemd160
 
 __all__ = [
@@ -62,14 +74,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CLOSE_COMPLETED = 1000
-CLOSE_INVALID_MESSAGE = 3100
-CLOSE_UNAUTHORIZED_TOKEN = 3101
-CLOSE_FAILED_INTEGRITY = 3102
-CLOSE_INVALID_OPERATION = 3103
-CLOSE_UNEXPECTED = 1011
-
-MSG_COMPLETED = "Consignment completed"
+MSG_COMPLETED = COMPLETED_REASON
 MSG_INVALID_MESSAGE = "Failed to parse message"
 MSG_INVALID_HASH = "Invalid shard hash: expected 40 lowercase hex characters"
 MSG_TOKEN_NOT_ACCEPTED = "The supplied token is not accepted"  # noqa: S105 - a message
@@ -82,10 +87,6 @@ MSG_NO_CONTRACT = "No contract for this shard"
 MSG_IDLE = "Timed out waiting for data"
 MSG_UNEXPECTED = "Unexpected error"
 
-PUSH = "PUSH"
-PULL = "PULL"
-
-_SHARD_HASH = re.compile(r"[0-9a-f]{40}")
 #: The channel request is a small JSON object; anything longer is not one.
 _MAX_REQUEST_SIZE = 4096
 
@@ -94,27 +95,6 @@ def _nothing() -> None:
     return None
 
 
-def _close_draining(ws: ServerConnection, code: int, reason: str) -> None:
-    """Close with ``code``/``reason`` while discarding whatever the client still sends.
-
-    ``close()`` waits for the client's close frame, but the library stops reading the
-    socket while its receive queue is full, so a client still streaming a shard (a
-    refused token, too many bytes) would stall the handshake until ``close_timeout``
-    and might never see the close code. Reading the queue empty in this thread while
-    another one closes lets the close frames through at once. Bounded by
-    ``close_timeout`` (``close()`` drops the connection when it elapses).
-    """
-    closer = threading.Thread(target=ws.close, args=(code, reason), daemon=True)
-    closer.start()
-    while True:
-        try:
-            ws.recv(timeout=0.1)
-        except TimeoutError:
-            if not closer.is_alive():
-                break
-        except ConnectionClosed:
-            break
-    closer.join()
 
 
 @dataclass(frozen=True)
@@ -171,7 +151,7 @@ def _parse_request(message: Any) -> tuple[str, str, str]:
     operation = request.get("operation")
     if not isinstance(token, str) or not token or not isinstance(operation, str):
         raise _Close(CLOSE_INVALID_MESSAGE, MSG_INVALID_MESSAGE)
-    if not isinstance(shard_hash, str) or _SHARD_HASH.fullmatch(shard_hash) is None:
+    if not is_shard_hash(shard_hash):
         raise _Close(CLOSE_INVALID_MESSAGE, MSG_INVALID_HASH)
     if operation not in (PUSH, PULL):
         raise _Close(CLOSE_INVALID_OPERATION, MSG_INVALID_OPERATION)
@@ -336,7 +316,7 @@ class ChannelServer:
             else:
                 self._retrieve(ws, shard_hash)
             grant.consume()
-            _close_draining(ws, CLOSE_COMPLETED, MSG_COMPLETED)
+            close_draining(ws, CLOSE_COMPLETED, MSG_COMPLETED)
             log.info("data channel %s of %s completed", operation, shard_hash)
         except _Close as close:
             log.info(
@@ -347,7 +327,7 @@ class ChannelServer:
                 close.reason,
             )
             self._failed(grant, close.code, close.reason)
-            _close_draining(ws, close.code, close.reason)
+            close_draining(ws, close.code, close.reason)
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else 1006
             log.info(
@@ -357,7 +337,7 @@ class ChannelServer:
         except Exception:
             log.exception("data channel %s of %s failed", operation, shard_hash)
             self._failed(grant, CLOSE_UNEXPECTED, MSG_UNEXPECTED)
-            _close_draining(ws, CLOSE_UNEXPECTED, MSG_UNEXPECTED)
+            close_draining(ws, CLOSE_UNEXPECTED, MSG_UNEXPECTED)
 
     @staticmethod
     def _failed(grant: ChannelGrant | None, code: int, reason: str) -> None:
