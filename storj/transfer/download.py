@@ -186,6 +186,32 @@ def list_pointers(
     return pointers
 
 
+def request_pointer(
+    client: Any,
+    bucket_id: str,
+    file_id: str,
+    index: int,
+    exclude: list[str],
+    *,
+    attempts: int,
+    abort: Abort | None = None,
+) -> Any:
+    """Ask the Bridge for (another) farmer for shard ``index``: ``GET
+    /buckets/:id/files/:file?skip=index&limit=1&exclude=…``; ``None`` if it has none."""
+    page = bridge_call(
+        f"GET /buckets/{bucket_id}/files/{file_id} (shard {index})",
+        lambda: list(
+            client.file_pointers(bucket_id, file_id, skip=index, limit=1, exclude=list(exclude))
+        ),
+        attempts=attempts,
+        abort=abort,
+    )
+    for pointer in page:
+        if pointer.index == index:
+            return pointer
+    return None
+
+
 def check_hmac(
     entry: Any, encryption: crypto.FileEncryption, pointers: list[Any], config: TransferConfig
 ) -> None:
@@ -510,7 +536,15 @@ class _Download:
             if replacements >= self.config.pointer_replacements:
                 return False
             replacements += 1
-            pointer = self._replacement(index, exclude)
+            pointer = request_pointer(
+                self.client,
+                self.bucket_id,
+                self.file_id,
+                index,
+                exclude,
+                attempts=self.config.bridge_attempts,
+                abort=self.abort,
+            )
             if pointer is None:
                 return False
             if pointer.hash != original.hash or int(pointer.size) != int(original.size):
@@ -519,23 +553,6 @@ class _Download:
                 )
             if not _pointer_ok(pointer):
                 return False
-
-    def _replacement(self, index: int, exclude: list[str]) -> Any:
-        """Ask for another farmer for shard ``index`` (``limit=1&skip=index&exclude=…``)."""
-        page = bridge_call(
-            f"GET /buckets/{self.bucket_id}/files/{self.file_id} (shard {index})",
-            lambda: list(
-                self.client.file_pointers(
-                    self.bucket_id, self.file_id, skip=index, limit=1, exclude=list(exclude)
-                )
-            ),
-            attempts=self.config.bridge_attempts,
-            abort=self.abort,
-        )
-        for pointer in page:
-            if pointer.index == index:
-                return pointer
-        return None
 
     def _report(self, shard_hash: str, node_id: str | None, start: int, ok: bool, msg: str) -> None:
         send_report(

@@ -43,6 +43,7 @@ from storj.transfer.download import (
     check_hmac,
     file_encryption_for,
     list_pointers,
+    request_pointer,
 )
 from storj.transfer.farmer_client import FarmerClient
 from storj.transfer.progress import Abort
@@ -226,7 +227,14 @@ class StorjFileReader(io.RawIOBase):
         token_refused: set[str] = set()
         for attempt in range(self.config.pointer_replacements + 1):
             if pointer is None or attempt:
-                pointer = self._pointer(index, exclude)
+                pointer = request_pointer(
+                    self.client,
+                    self.bucket_id,
+                    self.file_id,
+                    index,
+                    exclude,
+                    attempts=self.config.bridge_attempts,
+                )
                 if pointer is None:
                     return False
                 if pointer.hash != original.hash:
@@ -255,21 +263,6 @@ class StorjFileReader(io.RawIOBase):
             self._report(original.hash, source.node_id, started, True, "SHARD_DOWNLOADED")
             return True
         return False
-
-    def _pointer(self, index: int, exclude: list[str]) -> Any:
-        page = bridge_call(
-            f"GET /buckets/{self.bucket_id}/files/{self.file_id} (shard {index})",
-            lambda: list(
-                self.client.file_pointers(
-                    self.bucket_id, self.file_id, skip=index, limit=1, exclude=list(exclude)
-                )
-            ),
-            attempts=self.config.bridge_attempts,
-        )
-        for pointer in page:
-            if pointer.index == index:
-                return pointer
-        return None
 
     def _report(self, shard_hash: str, node_id: str | None, start: int, ok: bool, msg: str) -> None:
         send_report(
