@@ -1205,16 +1205,27 @@ class Client:
         data = self._request("PATCH", path, json=body, auth=False, idempotent=False, expect=dict)
         return self._wrap(model.User, data, "PATCH", path)
 
-    def user_reset_password_confirmation(self, token: str) -> model.User:
+    def user_reset_password_confirmation(
+        self, token: str, password: str | None = None
+    ) -> model.User:
         """Confirm a password reset request (public route).
 
-        See API users: ``GET /resets/{token}`` → 200 User (the new password is active).
+        See API users: ``GET /resets/{token}`` → 200 User: the 2016 Bridge activates the
+        password sent with :meth:`user_reset_password`. With ``password`` (the 2018
+        two-step reset, where the request carried no password) this sends ``POST
+        /resets/{token}`` with ``{"password": sha256 hex}`` instead.
 
         :param token: password reset token.
+        :param password: the new password (plain text; hashed here, never sent or
+            logged), for resets requested without one.
         """
         path = f"/resets/{_quote(token)}"
-        data = self._request("GET", path, auth=False, expect=dict)
-        return self._wrap(model.User, data, "GET", path)
+        if password is None:
+            data = self._request("GET", path, auth=False, expect=dict)
+            return self._wrap(model.User, data, "GET", path)
+        body = {"password": hash_password(password)}
+        data = self._request("POST", path, json=body, auth=False, idempotent=False, expect=dict)
+        return self._wrap(model.User, data, "POST", path)
 
     # ------------------------------------------------------------ misc routes
 

@@ -728,13 +728,22 @@ def test_user_password_reset(net, anon, user):
         anon.user_reset_password("nobody@example.com", new)
 
     # The documented one-argument call sends ``{}`` (the 2018 two-step reset): the Bridge
-    # accepts it, but GET /resets/:token cannot set a password, so it is refused.
+    # accepts it, but GET /resets/:token cannot set a password, so it is refused; the
+    # password then comes with the confirmation (POST /resets/:token).
     anon.user_reset_password(email)
     token = net.outbox(email)[-1]["token"]
     with pytest.raises(BadRequestError):
         anon.user_reset_password_confirmation(token)
     with Client(email, new, api_url=net.bridge_url) as unchanged:
         assert list(unchanged.bucket_list()) == []
+    newest = "the newest password"
+    confirmed = anon.user_reset_password_confirmation(token, newest)
+    assert (confirmed.email, confirmed.activated) == (email, True)
+    with Client(email, new, api_url=net.bridge_url) as stale:
+        with pytest.raises(AuthenticationError):
+            stale.bucket_list()
+    with Client(email, newest, api_url=net.bridge_url) as fresh:
+        assert list(fresh.bucket_list()) == []
 
 
 def test_user_delete_and_deactivate(net, anon, client, user):

@@ -408,6 +408,12 @@ CASES = {
         "GET", f"/resets/{'e0' * 256}", "", None, "none", 200, USER,
         lambda r: isinstance(r, model.User),
     ),
+    "user_reset_password_confirmation_2018": (
+        lambda c: c.user_reset_password_confirmation("e0" * 256, "s3CR3cy"),
+        "POST", f"/resets/{'e0' * 256}", "",
+        {"password": "67f1a7a10045d97a03312c9332d2c98195408abfb132be141194d8a75898d6da"},
+        "none", 200, USER, lambda r: isinstance(r, model.User),
+    ),
     "bucket_entry_create": (
         lambda c: c.bucket_entry_create(BUCKET_ID, FRAME_ID, "file.txt", "text/plain"),
         "POST", f"/buckets/{BUCKET_ID}/files", "",
