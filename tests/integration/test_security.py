@@ -40,17 +40,6 @@ pytestmark = pytest.mark.integration
 MNEMONIC = "abandon " * 11 + "about"
 DENIED = (NotFoundError, AuthenticationError, BadRequestError)
 
-SLOWLORIS_BUG = (
-    "storj/local/bridge/server.py _QuietHandler: BridgeConfig.request_timeout is a "
-    "per-recv socket timeout, so a client that sends its request head one byte every "
-    "0.3 s is never cut off (each recv succeeds) and holds a server thread for as long "
-    "as it likes. Fix: bound the whole request head, e.g. override handle_one_request() "
-    "to set a deadline and, before every readline of the request line and headers, "
-    "call self.connection.settimeout(max(0.01, deadline - time.monotonic())) (or have a "
-    "timer shut the socket down at the deadline). The farmer's handler has the same "
-    "per-recv behaviour with a fixed 300 s timeout (storj/local/farmer.py "
-    "_QuietRequestHandler.timeout)."
-)
 
 
 def _session() -> requests.Session:
@@ -391,7 +380,6 @@ def test_farmer_drops_silent_connections_after_its_timeout(world, monkeypatch):
         assert time.monotonic() - started < 3
 
 
-@pytest.mark.xfail(strict=True, reason=SLOWLORIS_BUG)
 def test_bridge_cuts_off_a_request_head_that_trickles_in(tmp_path):
     network = LocalNetwork(tmp_path / "net", 1, request_timeout=1.0).start()
     try:

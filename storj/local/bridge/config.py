@@ -36,7 +36,8 @@ class BridgeConfig:
     :ivar farmer_timeout_ignore: a farmer that timed out is skipped this long unless it
         was seen again since (2016: 10 minutes).
     :ivar consign_attempts: farmers tried per ``PUT /frames/:id`` before giving up.
-    :ivar request_timeout: socket timeout of the HTTP server (bounds slow clients).
+    :ivar request_timeout: socket timeout of the HTTP server, and the time a client has to
+        send a whole request line and headers (bounds slow clients).
     :ivar enforce_transfer_limits: apply the free-tier transfer quotas (§1.3 → 420).
     :ivar legacy_channels: hand out the legacy WebSocket data channels (§6.6) of farmers
         that registered one: ``False`` (default) never; ``True`` adds

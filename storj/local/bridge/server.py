@@ -13,6 +13,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from storj.local._http import HeadDeadlineMixin
 from storj.local.bridge.app import BridgeApp, Services
 from storj.local.bridge.audit import audit_all
 from storj.local.bridge.config import BridgeConfig
@@ -24,8 +25,9 @@ __all__ = ["BridgeServer"]
 log = logging.getLogger("storj.local.bridge")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Request handler without werkzeug's own access log (the app logs each request)."""
+class _QuietHandler(HeadDeadlineMixin, WSGIRequestHandler):
+    """Request handler without werkzeug's own access log (the app logs each request);
+    the request head must arrive within ``head_timeout`` (slow clients are cut off)."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
@@ -80,7 +82,9 @@ class BridgeServer:
         store = Store(Path(self.config.data_dir) / "bridge.sqlite3").open()
         services = Services(self.config, store, self._clock)
         handler = type(
-            "BridgeRequestHandler", (_QuietHandler,), {"timeout": self.config.request_timeout}
+            "BridgeRequestHandler",
+            (_QuietHandler,),
+            {"timeout": self.config.request_timeout, "head_timeout": self.config.request_timeout},
         )
         try:
             server = make_server(
