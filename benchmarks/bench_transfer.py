@@ -181,18 +181,10 @@ class Network:
 
     def __enter__(self) -> Network:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        if self.mirrors is None:
-            command = [sys.executable, "-m", "storj.local", "serve", "--data", str(self.data),
-                       "--farmers", str(self.farmers), "--port", "0", "-q"]
-        else:  # `serve` has no mirror option: the same network, started directly
-            command = [sys.executable, "-c", (
-                "import signal, sys\n"
-                "from storj.local import LocalNetwork\n"
-                f"net = LocalNetwork({str(self.data)!r}, {self.farmers}, "
-                f"mirror_redundancy={self.mirrors}).start()\n"
-                "signal.sigwait([signal.SIGTERM, signal.SIGINT])\n"
-                "net.stop()\n"
-            )]
+        command = [sys.executable, "-m", "storj.local", "serve", "--data", str(self.data),
+                   "--farmers", str(self.farmers), "--port", "0", "-q"]
+        if self.mirrors is not None:
+            command += ["--mirrors", str(self.mirrors)]
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             command,
             env=env,

@@ -45,12 +45,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import os
 import re
 import secrets
 import shutil
+import socket
 import sqlite3
 import tempfile
 import threading
@@ -406,7 +408,7 @@ class _Hasher:
         self._sha = hashlib.sha256()
         self.size = 0
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: bytes | memoryview) -> None:
         self._sha.update(chunk)
         self.size += len(chunk)
 
@@ -414,7 +416,7 @@ class _Hasher:
         return ripemd160(self._sha.digest()).hex()
 
 
-def _copy_limited(chunks: Iterable[bytes], out: BinaryIO, limit: int) -> _Hasher:
+def _copy_limited(chunks: Iterable[bytes | memoryview], out: BinaryIO, limit: int) -> _Hasher:
     """Write ``chunks`` to ``out`` while hashing; raise :class:`_TooLarge` past ``limit``."""
     hasher = _Hasher()
     for chunk in chunks:
@@ -427,12 +429,17 @@ def _copy_limited(chunks: Iterable[bytes], out: BinaryIO, limit: int) -> _Hasher
     return hasher
 
 
-def _read_chunks(stream: Any) -> Iterator[bytes]:
-    while True:
-        chunk = stream.read(_CHUNK)
-        if not chunk:
-            return
-        yield chunk
+def _read_chunks(stream: Any) -> Iterator[bytes | memoryview]:
+    """``stream``'s bytes in chunks of up to ``_CHUNK``; with ``readinto``, views of one
+    reused buffer (each is valid until the next one is asked for)."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is None:
+        while chunk := stream.read(_CHUNK):
+            yield chunk
+        return
+    view = memoryview(bytearray(_CHUNK))
+    while got := readinto(view):
+        yield view[:got]
 
 
 def _local_session() -> requests.Session:
@@ -481,7 +488,13 @@ def _result(status: int, message: str) -> _Reply:
 
 
 class _ShardStream:
-    """WSGI body streaming a shard file; runs ``on_complete`` after the last byte."""
+    """WSGI body streaming a shard file; runs ``on_complete`` after the last byte.
+
+    When :attr:`sendfile_to` is set (by :meth:`FarmerNode._serve`, only when the body
+    goes straight to werkzeug's server, never through fault-injection middleware), the
+    first item is ``b""`` (werkzeug sends the headers) and the file then goes to that
+    socket with ``socket.sendfile`` (``os.sendfile``: no copies through Python).
+    """
 
     def __init__(
         self,
@@ -494,8 +507,18 @@ class _ShardStream:
         self._left = size
         self._on_complete = on_complete
         self._on_error = on_error
+        self.sendfile_to: socket.socket | None = None
 
     def __iter__(self) -> Iterator[bytes]:
+        if self.sendfile_to is not None and self._left > 0:
+            yield b""  # werkzeug writes the status line and headers
+            sent = self.sendfile_to.sendfile(self._handle, 0, self._left)
+            if sent != self._left:  # the file shrank under us; socket errors propagate
+                self._on_error(OSError("shard file is shorter than its recorded size"))
+                return
+            self._left = 0
+            self._on_complete()
+            return
         try:
             while self._left > 0:
                 chunk = self._handle.read(min(_CHUNK, self._left))
@@ -931,7 +954,10 @@ class FarmerNode:
         app = self._faulty_app
         if app is not None:
             return app(environ, start_response)
-        return self._wsgi(environ, start_response)
+        body = self._wsgi(environ, start_response)
+        if isinstance(body, _ShardStream):  # straight to the server: os.sendfile is safe
+            body.sendfile_to = environ.get("werkzeug.socket")
+        return body
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -1192,7 +1218,10 @@ class FarmerNode:
                     raise OSError(f"source answered {response.status_code}: {response.text[:200]}")
                 with os.fdopen(fd, "wb") as out:
                     fd = -1
-                    chunks = self._until_stopped(state, response.iter_content(_CHUNK))
+                    # http.client's readinto straight into one buffer (urllib3's read copies)
+                    fp = getattr(response.raw, "_fp", None)
+                    reader = fp if isinstance(fp, http.client.HTTPResponse) else response.raw
+                    chunks = self._until_stopped(state, _read_chunks(reader))
                     hasher = _copy_limited(chunks, out, size)
             if hasher.size != size or hasher.hexdigest() != data_hash:
                 raise OSError("mirrored data does not match the shard's size and hash")
@@ -1211,7 +1240,9 @@ class FarmerNode:
         self._report(data_hash, SUCCESS if ok else FAILURE, message, start_ms, source_id)
 
     @staticmethod
-    def _until_stopped(state: _State, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    def _until_stopped(
+        state: _State, chunks: Iterable[bytes | memoryview]
+    ) -> Iterator[bytes | memoryview]:
         for chunk in chunks:
             if state.stopping.is_set():
                 raise OSError("the farmer is stopping")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
@@ -21,6 +23,7 @@ from storj.transfer.progress import Abort, Aborted, ProgressMeter
 __all__ = [
     "SUCCESS",
     "FAILURE",
+    "ReportQueue",
     "bridge_call",
     "encryption_key_of",
     "field",
@@ -122,6 +125,48 @@ def send_report(client: Any, report: dict[str, Any], enabled: bool = True) -> No
         except Exception as exc:  # noqa: BLE001 - a report must never fail a transfer
             log.debug("exchange report for %s not sent: %r", report.get("dataHash"), exc)
             return
+
+
+class ReportQueue:
+    """Exchange reports sent in order by one background thread.
+
+    A shard worker hands its report over and goes on with its next shard instead of
+    waiting for ``POST /reports/exchanges`` (one Bridge round trip per shard).
+    :meth:`close` waits until every report handed over has been sent (or given up,
+    as :func:`send_report` does), so a transfer still returns only after its reports.
+    With ``enabled`` false nothing is sent.
+    """
+
+    def __init__(self, client: Any, enabled: bool = True) -> None:
+        self.client = client
+        self.enabled = enabled
+        self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, report: dict[str, Any]) -> None:
+        """Queue ``report`` (starts the sending thread on first use)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="storj-reports", daemon=True
+                )
+                self._thread.start()
+        self._queue.put(report)
+
+    def _run(self) -> None:
+        while (report := self._queue.get()) is not None:
+            send_report(self.client, report)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Send what is queued, then stop the thread (waits at most ``timeout`` s)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
 
 
 def make_report(

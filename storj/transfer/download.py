@@ -53,12 +53,12 @@ from storj.exception import (
     TransferError,
 )
 from storj.transfer._common import (
+    ReportQueue,
     bridge_call,
     encryption_key_of,
     field,
     make_report,
     now_ms,
-    send_report,
     wait_all,
 )
 from storj.transfer._tempfiles import PositionalFile, TempFiles, sibling_temp_path
@@ -339,6 +339,7 @@ class _Download:
         self.abort = Abort(cancel)
         self.temp = TempFiles(config.tmp_dir)
         self.farmers = FarmerClient(config, self.abort)
+        self.reports = ReportQueue(client, config.report_exchanges)
         self.pool = ThreadPoolExecutor(config.shard_concurrency, "storj-pull")
         self.meter = ProgressMeter(0, progress)
         self.pointers: dict[int, Any] = {}
@@ -419,6 +420,7 @@ class _Download:
 
     def _close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.reports.close()
         self.farmers.close()
         self.temp.cleanup()
 
@@ -555,11 +557,7 @@ class _Download:
                 return False
 
     def _report(self, shard_hash: str, node_id: str | None, start: int, ok: bool, msg: str) -> None:
-        send_report(
-            self.client,
-            make_report(self.client, shard_hash, node_id, start, ok, msg),
-            self.config.report_exchanges,
-        )
+        self.reports.submit(make_report(self.client, shard_hash, node_id, start, ok, msg))
 
     # -- Reed–Solomon recovery ---------------------------------------------------------
 

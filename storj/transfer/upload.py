@@ -59,12 +59,12 @@ from storj.exception import (
 )
 from storj.transfer._common import (
     TICK,
+    ReportQueue,
     bridge_call,
     encryption_key_of,
     field,
     make_report,
     now_ms,
-    send_report,
     wait_all,
 )
 from storj.transfer._tempfiles import PositionalFile, TempFiles
@@ -295,6 +295,7 @@ class _Upload:
         self.abort = Abort(cancel)
         self.temp = TempFiles(config.tmp_dir)
         self.farmers = FarmerClient(config, self.abort)
+        self.reports = ReportQueue(client, config.report_exchanges)
         self.push_pool = ThreadPoolExecutor(config.shard_concurrency, "storj-push")
         self.prep_pool = ThreadPoolExecutor(_prep_workers(), "storj-prep")
         self.meter = ProgressMeter(0, progress)
@@ -390,6 +391,7 @@ class _Upload:
     def _shutdown(self) -> None:
         self.prep_pool.shutdown(wait=True, cancel_futures=True)
         self.push_pool.shutdown(wait=True, cancel_futures=True)
+        self.reports.close()
         self.farmers.close()
         self.temp.cleanup()
 
@@ -626,11 +628,7 @@ class _Upload:
     def _report(
         self, shard_hash: str, node_id: str | None, start: int, ok: bool, message: str
     ) -> None:
-        send_report(
-            self.client,
-            make_report(self.client, shard_hash, node_id, start, ok, message),
-            self.config.report_exchanges,
-        )
+        self.reports.submit(make_report(self.client, shard_hash, node_id, start, ok, message))
 
     # -- the bucket entry -------------------------------------------------------------
 

@@ -14,6 +14,11 @@ M_REPLICATE = 5; the local default is 2 extra copies). A ``DOWNLOAD_ERROR`` does
 count the reported farmer. A mirror that neither succeeds nor fails within ten minutes
 no longer counts as pending.
 
+Automatic mirrors start once no exchange report has arrived for
+:data:`MIRROR_QUIET_S` seconds (a transfer in progress reports every shard), so copying
+shards does not take the farmers' CPU from an upload or download still running; a shard
+never waits more than :data:`MIRROR_MAX_WAIT_S` seconds for that.
+
 Mirror records: ``pending`` → ``established`` | ``failed``.
 """
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +39,14 @@ from storj.local.bridge.util import days_ms, new_object_id
 if TYPE_CHECKING:
     from storj.local.bridge.app import Services
 
-__all__ = ["MAX_MIRRORS", "PENDING_TTL_MS", "Mirrorer", "new_contract"]
+__all__ = [
+    "MAX_MIRRORS",
+    "MIRROR_MAX_WAIT_S",
+    "MIRROR_QUIET_S",
+    "PENDING_TTL_MS",
+    "Mirrorer",
+    "new_contract",
+]
 
 log = logging.getLogger("storj.local.bridge")
 
@@ -45,6 +58,11 @@ MAX_MIRRORS = 12
 CONTRACT_TTL_MS = days_ms(90)
 
 _AUTO_TRIGGERS = ("SHARD_UPLOADED", "MIRROR_SUCCESS", "DOWNLOAD_ERROR")
+
+#: Seconds without any exchange report before automatic mirrors start.
+MIRROR_QUIET_S = 0.3
+#: Longest an automatic mirror waits for such a quiet moment, in seconds.
+MIRROR_MAX_WAIT_S = 5.0
 
 
 def new_contract(
@@ -83,11 +101,18 @@ class Mirrorer:
         self.services = services
         self._plan_lock = threading.Lock()
         self._random = random.SystemRandom()
+        # Automatic mirrors waiting for a quiet moment: (hash, failed node) -> since when.
+        self._deferred: dict[tuple[str, str | None], float] = {}
+        self._last_report = 0.0
+        self._cond = threading.Condition()
+        self._releaser: threading.Thread | None = None
 
     # -- triggers ---------------------------------------------------------------------
 
     def on_report(self, data_hash: str, code: int, message: str, farmer_id: str | None) -> None:
         """React to a stored exchange report (called by the reports route)."""
+        with self._cond:
+            self._last_report = time.monotonic()
         store = self.services.store
         if message == "MIRROR_SUCCESS" and code == 1000 and farmer_id:
             self.establish(data_hash, farmer_id)
@@ -100,7 +125,39 @@ class Mirrorer:
         if message != "DOWNLOAD_ERROR" and code != 1000:
             return
         failed = farmer_id if message == "DOWNLOAD_ERROR" else None
-        self._submit(self.ensure, data_hash, failed)
+        self._defer(data_hash, failed)
+
+    def _defer(self, data_hash: str, failed: str | None) -> None:
+        """Queue an automatic :meth:`ensure` for the next quiet moment (see module doc)."""
+        with self._cond:
+            self._deferred.setdefault((data_hash, failed), time.monotonic())
+            if self._releaser is None:
+                self._releaser = threading.Thread(
+                    target=self._release_loop, name="storj-bridge-mirror-release", daemon=True
+                )
+                self._releaser.start()
+            self._cond.notify()
+
+    def _release_loop(self) -> None:
+        """Submit the deferred mirrors when reports stop (or they waited too long); the
+        thread ends when none are left."""
+        while True:
+            with self._cond:
+                if not self._deferred or getattr(self.services, "closing", False):
+                    self._deferred.clear()
+                    self._releaser = None
+                    return
+                now = time.monotonic()
+                oldest = next(iter(self._deferred.values()))
+                delay = min(
+                    self._last_report + MIRROR_QUIET_S - now, oldest + MIRROR_MAX_WAIT_S - now
+                )
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                due, self._deferred = list(self._deferred), {}
+            for data_hash, failed in due:
+                self._submit(self.ensure, data_hash, failed)
 
     def _submit(self, fn: Callable[..., Any], *args: Any) -> None:
         def run() -> None:
