@@ -45,6 +45,7 @@ from storj import crypto, model
 from storj.api import ripemd160
 from storj.erasure import ReedSolomon
 from storj.exception import (
+    BridgeResponseError,
     FarmerError,
     HashMismatchError,
     IntegrityError,
@@ -77,9 +78,15 @@ def file_encryption_for(
     """The AES key and counter of a stored file: v1 when the entry has an ``index``,
     else v0 (key and counter derived from the file id, §8.3)."""
     index = field(entry, "index")
-    if index:
+    if not index:
+        return key.file_encryption(bucket_id, file_id=file_id)
+    try:
         return key.file_encryption(bucket_id, index=str(index))
-    return key.file_encryption(bucket_id, file_id=file_id)
+    except ValueError:
+        raise BridgeResponseError(
+            f"the Bridge's entry for file {file_id} has a malformed index (expected 64 hex "
+            "characters); the file cannot be decrypted"
+        ) from None
 
 
 def _blame(

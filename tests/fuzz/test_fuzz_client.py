@@ -198,16 +198,6 @@ def test_download_engine_with_generated_metadata_and_pointers(tmp_path):
     run()
 
 
-MALFORMED_INDEX_BUG = (
-    "storj/transfer/download.py file_encryption_for (via storj.crypto.file_encryption_v1): "
-    "an entry whose 'index' is not 64 hex characters (a Bridge answer the client cannot "
-    "trust) escapes download_file as a bare ValueError instead of a StorjError. Fix: "
-    "catch ValueError in file_encryption_for and raise BridgeResponseError (or "
-    "IntegrityError) naming the malformed index."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=MALFORMED_INDEX_BUG)
 @pytest.mark.parametrize("index", [1, "zz" * 32, "ab" * 8])
 def test_malformed_index_is_a_storj_error(tmp_path, index):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
