@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from storj import keys, model
 from storj.api import rmd160sha256_hex
-from storj.exception import FarmerError, StorjError
+from storj.exception import BridgeResponseError, FarmerError, StorjError
 from storj.http import Client
 from storj.transfer import TransferConfig, download_file
 from storj.transfer._tempfiles import PositionalFile
@@ -209,7 +209,7 @@ def test_malformed_index_is_a_storj_error(tmp_path, index):
                  json={"token": "f" * 64, "bucket": BUCKET, "operation": "PULL"})
         with Client("u@example.com", "pw", api_url=API, retries=0,
                     encryption_key=MNEMONIC) as client:
-            with pytest.raises(StorjError):
+            with pytest.raises(BridgeResponseError, match="malformed index"):
                 download_file(client, BUCKET, FILE, tmp_path / "out.bin",
                               config=TransferConfig(tmp_dir=tmp_path, bridge_attempts=1))
 
