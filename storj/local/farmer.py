@@ -250,6 +250,7 @@ class TokenStore:
         self.ttl = ttl
         self._clock = clock
         self._tokens: dict[str, TransferToken] = {}
+        self._busy: set[str] = set()
         self._lock = threading.Lock()
 
     def issue(self, data_hash: str, operation: str) -> TransferToken:
@@ -290,10 +291,30 @@ class TokenStore:
             raise TokenError(MSG_TOKEN_WRONG_OPERATION)
         return record
 
+    def claim(self, token: str | None, data_hash: str | None, operation: str) -> TransferToken:
+        """:meth:`check` and mark the token busy until :meth:`release` or :meth:`revoke`.
+
+        A token is single use: while one transfer holds it, a second request with the
+        same token is refused (``The supplied token is not accepted``), even in the
+        moment between the last byte of a download and the revocation that follows it.
+        """
+        record = self.check(token, data_hash, operation)
+        with self._lock:
+            if record.token in self._busy or record.token not in self._tokens:
+                raise TokenError(MSG_TOKEN_NOT_ACCEPTED)
+            self._busy.add(record.token)
+        return record
+
+    def release(self, token: str) -> None:
+        """End a claim without using the token up (the transfer failed; it may be retried)."""
+        with self._lock:
+            self._busy.discard(token)
+
     def revoke(self, token: str) -> None:
         """Forget ``token`` (single use)."""
         with self._lock:
             self._tokens.pop(token, None)
+            self._busy.discard(token)
 
     def __len__(self) -> int:
         with self._lock:
@@ -488,7 +509,8 @@ def _result(status: int, message: str) -> _Reply:
 
 
 class _ShardStream:
-    """WSGI body streaming a shard file; runs ``on_complete`` after the last byte.
+    """WSGI body streaming a shard file; runs ``on_complete`` after the last byte and
+    ``on_close`` when the server closes the body (complete or not).
 
     When :attr:`sendfile_to` is set (by :meth:`FarmerNode._serve`, only when the body
     goes straight to werkzeug's server, never through fault-injection middleware), the
@@ -502,11 +524,13 @@ class _ShardStream:
         size: int,
         on_complete: Callable[[], None],
         on_error: Callable[[Exception], None],
+        on_close: Callable[[], None] = lambda: None,
     ) -> None:
         self._handle = handle
         self._left = size
         self._on_complete = on_complete
         self._on_error = on_error
+        self._on_close = on_close
         self.sendfile_to: socket.socket | None = None
 
     def __iter__(self) -> Iterator[bytes]:
@@ -532,7 +556,10 @@ class _ShardStream:
         self._on_complete()
 
     def close(self) -> None:
-        self._handle.close()
+        try:
+            self._handle.close()
+        finally:
+            self._on_close()
 
 
 class _QuietRequestHandler(WSGIRequestHandler):
@@ -1003,13 +1030,21 @@ class FarmerNode:
         token = (query.get("token") or [""])[0]
         operation = PUSH if method == "POST" else PULL
         try:
-            record = self.tokens.check(token, data_hash, operation)
+            record = self.tokens.claim(token, data_hash, operation)
         except TokenError as exc:
             return _result(401, str(exc))
         client_id = environ.get("HTTP_X_STORJ_CLIENT_ID") or None
-        if method == "POST":
-            return self._upload(record, environ, client_id)
-        return self._download(record, client_id)
+        reply: _Reply | None = None
+        try:
+            if method == "POST":
+                reply = self._upload(record, environ, client_id)
+            else:
+                reply = self._download(record, client_id)
+            return reply
+        finally:
+            # a download keeps its claim until its body is closed (see _ShardStream)
+            if reply is None or not isinstance(reply[2], _ShardStream):
+                self.tokens.release(record.token)
 
     # ----------------------------------------------------------------- shards
 
@@ -1079,7 +1114,9 @@ class FarmerNode:
             ("Content-Type", "application/octet-stream"),
             ("Content-Length", str(size)),
         ]
-        return 200, headers, _ShardStream(handle, size, complete, failed)
+        return 200, headers, _ShardStream(
+            handle, size, complete, failed, lambda: self.tokens.release(record.token)
+        )
 
     def _require_state(self) -> _State:
         state = self._state

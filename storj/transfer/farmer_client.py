@@ -30,6 +30,7 @@ import hashlib
 import http.client
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -57,6 +58,34 @@ from storj.transfer.progress import Abort, Aborted
 __all__ = ["FarmerClient", "FarmerEndpoint", "farmer_endpoint", "shard_url"]
 
 log = logging.getLogger(__name__)
+
+_TOKEN_IN_URL = re.compile(r"(?i)(token=)[^&\s\"']+")
+
+
+class _RedactTokens(logging.Filter):
+    """Blank farmer tokens out of urllib3's DEBUG request lines.
+
+    The farmer protocol carries the transfer token in the query string
+    (``/shards/<hash>?token=…``), and ``urllib3.connectionpool`` logs every request
+    line; a token lets anyone holding the log fetch or replace the shard.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_URL.sub(r"\1<redacted>", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_URL.sub(r"\1<redacted>", record.msg)
+        return True
+
+
+_redact_tokens = _RedactTokens()
+for _name in ("urllib3.connectionpool", "urllib3.connection"):
+    _logger = logging.getLogger(_name)
+    if _redact_tokens not in _logger.filters:
+        _logger.addFilter(_redact_tokens)
 
 _USER_AGENT = f"storj-python/{__version__}"
 #: Largest piece handed to one socket call; keeps the low-speed accounting fine-grained.

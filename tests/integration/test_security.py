@@ -454,13 +454,6 @@ class _Everything(logging.Handler):
         self.lines.append((record.name, text))
 
 
-URLLIB3_TOKEN_BUG = (
-    "farmer transfer tokens reach the logs at DEBUG: urllib3.connectionpool logs every "
-    "request line, and the farmer protocol puts the token in the query string "
-    "(GET/POST /shards/<hash>?token=<token>). Fix (storj/transfer/farmer_client.py): "
-    "add a logging.Filter to logging.getLogger('urllib3.connectionpool') once, at import, "
-    "that rewrites 'token=<40 hex>' in the record's args to 'token=<redacted>'."
-)
 
 
 @pytest.fixture(scope="module")
@@ -540,6 +533,5 @@ def test_no_secret_in_any_log_record_at_debug(debug_logs):
     assert [leak for leak in debug_logs if not _urllib3_farmer_token(leak)] == []
 
 
-@pytest.mark.xfail(strict=True, reason=URLLIB3_TOKEN_BUG)
 def test_no_farmer_token_in_urllib3_debug_logs(debug_logs):
     assert [leak for leak in debug_logs if _urllib3_farmer_token(leak)] == []

@@ -245,6 +245,19 @@ def test_tokens_are_unique():
     assert len({store.issue("a" * 40, "PUSH").token for _ in range(200)}) == 200
 
 
+def test_a_claimed_token_cannot_be_used_twice_at_once():
+    store = TokenStore(ttl=60)
+    token = store.issue("a" * 40, "PULL").token
+    store.claim(token, "a" * 40, "PULL")
+    with pytest.raises(TokenError, match="The supplied token is not accepted"):
+        store.claim(token, "a" * 40, "PULL")
+    store.release(token)  # the transfer failed: the token may be used again
+    store.claim(token, "a" * 40, "PULL")
+    store.revoke(token)  # the transfer completed: single use
+    with pytest.raises(TokenError, match="The supplied token is not accepted"):
+        store.claim(token, "a" * 40, "PULL")
+
+
 # --------------------------------------------------------------------------- identity
 
 
