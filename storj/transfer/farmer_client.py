@@ -39,6 +39,7 @@ from typing import Any
 
 import requests
 import urllib3
+import urllib3.connection
 from requests.adapters import HTTPAdapter
 
 from storj import web_socket
@@ -188,14 +189,37 @@ class _Watch:
             if self.killed is None:
                 self.killed = why
             conn = self.conn
-        sock = getattr(conn, "sock", None)
+        # http.client drops HTTPConnection.sock as soon as a "Connection: close"
+        # response arrives, while the body is still being read from that socket:
+        # shut down the one the connection was made with.
+        sock = getattr(conn, "watched_sock", None) or getattr(conn, "sock", None)
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+class _WatchedConnection(urllib3.connection.HTTPConnection):
+    """An HTTP connection that keeps a reference to its socket for the watchdog."""
+
+    watched_sock: socket.socket | None = None
+
+    def connect(self) -> None:
+        super().connect()
+        self.watched_sock = self.sock
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    watched_sock: socket.socket | None = None
+
+    def connect(self) -> None:
+        super().connect()
+        self.watched_sock = self.sock
+
+
 class _TrackingPool(urllib3.HTTPConnectionPool):
     """A connection pool that tells the current thread's :class:`_Watch` its connection."""
+
+    ConnectionCls = _WatchedConnection
 
     def _get_conn(self, timeout: float | None = None) -> Any:
         conn = super()._get_conn(timeout)
@@ -209,6 +233,7 @@ class _TrackingPool(urllib3.HTTPConnectionPool):
 
 
 class _TrackingHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
     _get_conn = _TrackingPool._get_conn
 
 

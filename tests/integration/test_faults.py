@@ -90,16 +90,6 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
 
 #: The client's low-speed watchdog cannot interrupt a download read once the farmer
 #: answered with ``Connection: close`` (see the xfail reason).
-TRICKLE_DOWNLOAD_BUG = (
-    "storj/transfer/farmer_client.py _Watch.kill: the watchdog shuts down "
-    "watch.conn.sock, but http.client sets HTTPConnection.sock to None as soon as a "
-    "'Connection: close' response arrives (every local farmer answer), so a download "
-    "trickling below low_speed_limit is not aborted: the read blocks until the farmer "
-    "drops the connection (here after 3 s) instead of after low_speed_time (0.6 s). Fix: "
-    "remember the socket when the connection is made (e.g. a urllib3 HTTPConnection "
-    "subclass as _TrackingPool.ConnectionCls whose connect() stores self.sock in "
-    "another attribute) and shut that one down in kill()."
-)
 
 
 # ------------------------------------------------------------------ leak checks
@@ -327,13 +317,7 @@ def test_upload_to_only_failing_farmers_is_a_typed_error(checked: Rig, scenario:
 
 
 def _download_params() -> list:
-    params = []
-    for name in SCENARIOS:
-        marks = []
-        if name == "trickle":
-            marks = [pytest.mark.xfail(strict=True, reason=TRICKLE_DOWNLOAD_BUG)]
-        params.append(pytest.param(name, marks=marks))
-    return params
+    return [pytest.param(name) for name in SCENARIOS]
 
 
 @pytest.mark.parametrize("scenario", _download_params())
