@@ -88,9 +88,6 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "short-body-dishonest-length": lambda: ShortBody(0.5, honest_length=False),
 }
 
-#: The client's low-speed watchdog cannot interrupt a download read once the farmer
-#: answered with ``Connection: close`` (see the xfail reason).
-
 
 # ------------------------------------------------------------------ leak checks
 
