@@ -77,6 +77,7 @@ from storj.exception import (
     ConfigurationError,
     bridge_error_for_status,
 )
+from storj.local._http import HeadDeadlineMixin
 from storj.metadata import __version__
 
 __all__ = [
@@ -152,6 +153,8 @@ class FarmerConfig:
     :param user_agent: the contact's ``userAgent``.
     :param protocol: the contact's ``protocol`` (core 8 uses ``"1.2.0"``).
     :param request_timeout: seconds to wait for the Bridge or a mirror source.
+    :param client_timeout: seconds a client connection may stay silent, and the time it
+        has to send a whole request line and headers (slow clients are cut off).
     :param legacy_channel: also serve the legacy WebSocket data channel (§6.6,
         :class:`storj.local.channel.ChannelServer`) with the same tokens, storage and
         checks, and register it with the Bridge as ``channel: "ws://address:port"``.
@@ -170,6 +173,7 @@ class FarmerConfig:
     user_agent: str = f"storj-python-local/{__version__}"
     protocol: str = "1.2.0"
     request_timeout: float = 30.0
+    client_timeout: float = 300.0
     legacy_channel: bool = False
     channel_port: int = 0
 
@@ -562,8 +566,9 @@ class _ShardStream:
             self._on_close()
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler without its own access log (the farmer logs each request)."""
+class _QuietRequestHandler(HeadDeadlineMixin, WSGIRequestHandler):
+    """Werkzeug's handler without its own access log (the farmer logs each request);
+    the request head must arrive within ``head_timeout``."""
 
     protocol_version = "HTTP/1.1"
     #: Seconds a connection may stay silent before it is dropped (a stalled client must
@@ -730,7 +735,14 @@ class FarmerNode:
                 self.config.port,
                 self._serve,
                 threaded=True,
-                request_handler=_QuietRequestHandler,
+                request_handler=type(
+                    "FarmerRequestHandler",
+                    (_QuietRequestHandler,),
+                    {
+                        "timeout": self.config.client_timeout,
+                        "head_timeout": self.config.client_timeout,
+                    },
+                ),
             )
         except BaseException:
             contracts.close()

@@ -367,17 +367,46 @@ def test_many_idle_connections_do_not_stop_the_service(world, tmp_path):
             sock.close()
 
 
-def test_farmer_drops_silent_connections_after_its_timeout(world, monkeypatch):
-    from storj.local import farmer as farmer_module
+def _standalone_farmer(tmp_path, client_timeout):
+    from storj.local.farmer import FarmerConfig, FarmerNode
 
-    network, _, _, _ = world
-    monkeypatch.setattr(farmer_module._QuietRequestHandler, "timeout", 0.5)
-    with socket.create_connection(("127.0.0.1", network.farmers[0].port), timeout=5) as sock:
-        sock.sendall(b"GET /shards/")
+    config = FarmerConfig(data_dir=tmp_path / "farmer", client_timeout=client_timeout)
+    return FarmerNode(config).start()
+
+
+def test_farmer_drops_silent_connections_after_its_timeout(tmp_path):
+    node = _standalone_farmer(tmp_path, 0.5)
+    try:
+        with socket.create_connection(("127.0.0.1", node.port), timeout=5) as sock:
+            sock.sendall(b"GET /shards/")
+            started = time.monotonic()
+            answer = sock.recv(100)  # socket.timeout (a failure) if the farmer keeps it open
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 408")
+            assert time.monotonic() - started < 3
+    finally:
+        node.stop()
+
+
+def test_farmer_cuts_off_a_request_head_that_trickles_in(tmp_path):
+    node = _standalone_farmer(tmp_path, 1.0)
+    try:
+        sock = socket.create_connection(("127.0.0.1", node.port), timeout=5)
+        head = b"GET /shards/" + b"a" * 40 + b"?token=x HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 60
         started = time.monotonic()
-        answer = sock.recv(100)  # socket.timeout (a failure) if the farmer keeps it open
-        assert answer == b"" or answer.startswith(b"HTTP/1.1 408")
-        assert time.monotonic() - started < 3
+        cut_off = None
+        try:
+            for byte in head:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.3)
+                if time.monotonic() - started > 3.5:
+                    break
+        except OSError:
+            cut_off = time.monotonic() - started
+        finally:
+            sock.close()
+        assert cut_off is not None and cut_off < 3.0
+    finally:
+        node.stop()
 
 
 def test_bridge_cuts_off_a_request_head_that_trickles_in(tmp_path):
