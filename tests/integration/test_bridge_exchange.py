@@ -675,3 +675,16 @@ def test_contracts_and_pointers_survive_restart(tmp_path):
         assert network.bridge.audit_all()["ok"] == 1
     finally:
         stop_network(network)
+
+
+def test_shards_of_one_frame_are_spread_over_farmers(net):
+    client = new_user(net.bridge)
+    everyone = {f.node_id for f in net.farmers}
+    for _ in range(5):  # placement is random: repeat to make a lucky pass unlikely
+        frame = client.post("/frames", json={}).json()
+        holders = [upload(client, frame["id"], os.urandom(64), i)["farmer"]["nodeID"]
+                   for i in range(len(everyone))]
+        assert set(holders) == everyone  # one shard per farmer while farmers remain
+        # re-sending index 0 replaces it: only the holders of the other shards are avoided
+        again = client.put(f"/frames/{frame['id']}", json=shard_body(b"other", 0)).json()
+        assert again["farmer"]["nodeID"] == holders[0]

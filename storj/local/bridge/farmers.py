@@ -76,9 +76,19 @@ class FarmerPool:
         return result
 
     def consign(
-        self, data_hash: str, data_size: int, leaves: list[str], exclude: set[str]
+        self,
+        data_hash: str,
+        data_size: int,
+        leaves: list[str],
+        exclude: set[str],
+        *,
+        avoid: set[str] | frozenset[str] = frozenset(),
     ) -> tuple[Row, str]:
         """Contract a random live farmer outside ``exclude`` for the shard.
+
+        Farmers in ``avoid`` (those already holding another shard of the same frame) are
+        tried last, so that losing one farmer costs a file as few shards as possible —
+        what Reed–Solomon parity needs to be useful.
 
         Returns ``(contact as refreshed by the call, PUSH token)``.
 
@@ -91,6 +101,7 @@ class FarmerPool:
                 + (f" ({len(exclude)} excluded)" if exclude else "")
             )
         self._random.shuffle(candidates)
+        candidates.sort(key=lambda contact: contact["node_id"] in avoid)  # stable
         last_error = ""
         params = {"data_hash": data_hash, "data_size": data_size, "audit_tree": leaves}
         for contact in candidates[: self.services.config.consign_attempts]:

@@ -138,9 +138,14 @@ def register(router: Router) -> None:
         if ctx.services.config.enforce_transfer_limits and over_limit(user, "bytes_uploaded", now):
             raise TransferRateLimited("Could not add shard to frame, transfer rate limit reached.")
         shard = validate_shard(ctx.json())
+        holders = {
+            p["node_id"]
+            for p in ctx.services.store.pointers(row["id"])
+            if p["idx"] != shard["index"] and p["node_id"]
+        }
         try:
             contact, token = ctx.services.farmers.consign(
-                shard["hash"], shard["size"], shard["tree"], shard["exclude"]
+                shard["hash"], shard["size"], shard["tree"], shard["exclude"], avoid=holders
             )
         except NoFarmerError as exc:
             raise BadRequest(str(exc)) from None
