@@ -387,23 +387,29 @@ def test_farmer_drops_silent_connections_after_its_timeout(tmp_path):
         node.stop()
 
 
+def _trickle(port: int, head: bytes) -> float | None:
+    """Send ``head`` one byte every 0.3 s; seconds until the server cut us off (or None
+    if it still listened after 3.5 s)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    started = time.monotonic()
+    try:
+        for byte in head:
+            sock.sendall(bytes([byte]))
+            time.sleep(0.3)
+            if time.monotonic() - started > 3.5:
+                return None
+    except OSError:
+        return time.monotonic() - started
+    finally:
+        sock.close()
+    return None
+
+
 def test_farmer_cuts_off_a_request_head_that_trickles_in(tmp_path):
     node = _standalone_farmer(tmp_path, 1.0)
     try:
-        sock = socket.create_connection(("127.0.0.1", node.port), timeout=5)
         head = b"GET /shards/" + b"a" * 40 + b"?token=x HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 60
-        started = time.monotonic()
-        cut_off = None
-        try:
-            for byte in head:
-                sock.sendall(bytes([byte]))
-                time.sleep(0.3)
-                if time.monotonic() - started > 3.5:
-                    break
-        except OSError:
-            cut_off = time.monotonic() - started
-        finally:
-            sock.close()
+        cut_off = _trickle(node.port, head)
         assert cut_off is not None and cut_off < 3.0
     finally:
         node.stop()
@@ -412,20 +418,8 @@ def test_farmer_cuts_off_a_request_head_that_trickles_in(tmp_path):
 def test_bridge_cuts_off_a_request_head_that_trickles_in(tmp_path):
     network = LocalNetwork(tmp_path / "net", 1, request_timeout=1.0).start()
     try:
-        sock = socket.create_connection(("127.0.0.1", network.bridge.port), timeout=5)
         head = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 100
-        started = time.monotonic()
-        cut_off = None
-        try:
-            for byte in head:
-                sock.sendall(bytes([byte]))
-                time.sleep(0.3)
-                if time.monotonic() - started > 3.5:
-                    break
-        except OSError:
-            cut_off = time.monotonic() - started
-        finally:
-            sock.close()
+        cut_off = _trickle(network.bridge.port, head)
         assert cut_off is not None and cut_off < 3.0
     finally:
         network.stop()
