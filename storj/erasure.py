@@ -62,11 +62,15 @@ Matrix: TypeAlias = npt.NDArray[np.uint8]
 # Lanes (output shards) handled by one table lookup, and the numpy item type of a lane group.
 _MAX_LANES = 16
 # Bytes of scratch memory one worker may use; sets the chunk of positions coded at once.
+# Capped at 64 Ki positions (16 lanes: 1 MiB accumulator + 1 MiB scratch) for cache
+# locality: measured ~15% faster than 256 Ki for 16+11 shards (2-core EPYC VM).
 _WORK_BUDGET = 8 << 20
 _MIN_CHUNK = 16 << 10
-_MAX_CHUNK = 256 << 10
-# Below this many positions a call runs on the calling thread only.
-_THREAD_MIN_BYTES = 1 << 20
+_MAX_CHUNK = 64 << 10
+# Each thread codes at least this many positions; smaller calls run on the calling thread.
+_THREAD_MIN_BYTES = 64 << 10
+# Thread ranges start at multiples of this many positions.
+_THREAD_ALIGN = 64
 
 
 def _build_tables() -> tuple[list[int], list[int], Matrix, Matrix]:
@@ -313,9 +317,10 @@ class ReedSolomon:
     shards.
 
     :param threads: how many threads code one large call (default: the CPU count,
-        at most 8); 1 keeps all work on the calling thread. A call is split so
-        that each thread codes at least 1 MiB of every shard, so small calls run
-        on the calling thread only. The object is safe to share between threads.
+        at most 8); 1 keeps all work on the calling thread. A call is split into
+        equal byte ranges so that each thread codes at least 64 KiB of every
+        shard, so small calls run on the calling thread only. The object is safe
+        to share between threads.
     """
 
     def __init__(self, data_shards: int, parity_shards: int, *, threads: int | None = None) -> None:
@@ -384,8 +389,9 @@ class ReedSolomon:
         if workers == 1:
             plan.run(inputs, outputs, 0, length)
             return
+        # Equal ranges (not whole chunks): a stripe of a few chunks still splits evenly.
         step = -(-length // workers)
-        step = -(-step // plan.chunk) * plan.chunk
+        step = -(-step // _THREAD_ALIGN) * _THREAD_ALIGN
         bounds = [(s, min(length, s + step)) for s in range(0, length, step)]
         pool = _shared_pool()
         futures = [pool.submit(plan.run, inputs, outputs, s, e) for s, e in bounds[1:]]
