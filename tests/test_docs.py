@@ -427,3 +427,14 @@ def test_readme_usage_example_runs(tmp_path, monkeypatch):
     (tmp_path / "holiday.jpg").write_bytes(original)
     exec(compile(code, "README.rst", "exec"), {"__name__": "readme_example"})  # noqa: S102
     assert (tmp_path / "holiday-copy.jpg").read_bytes() == original
+
+
+def test_readme_is_valid_restructuredtext():
+    """README.rst renders without a warning (as PyPI and GitHub render it)."""
+    docutils_core = pytest.importorskip("docutils.core", reason="docutils comes with Sphinx")
+    text = (ROOT / "README.rst").read_text(encoding="utf-8")
+    docutils_core.publish_string(
+        text,
+        writer_name="null",
+        settings_overrides={"halt_level": 2, "report_level": 2, "traceback": True},
+    )
