@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import requests
-from websockets.sync.server import ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
 from storj import api, catalog, crypto, keys, web_socket
 from storj.api import rmd160sha256_hex
@@ -44,6 +44,7 @@ from storj.model import FilePointer, Shard
 from storj.sharding import ShardHasher, new_challenges
 from storj.transfer import TransferConfig, download_file, open_file
 from storj.transfer.farmer_client import FarmerClient
+from tests.ws_peer import FakeWebSocketPeer
 
 pytestmark = pytest.mark.integration
 
@@ -556,35 +557,6 @@ def test_reed_solomon_recovery_when_only_the_channel_is_down(env: Env, pulls: li
 # ----------------------------------------------------------------------------- malicious peers
 
 
-class FakeChannel:
-    """A WebSocket peer running ``behaviour(ws, request)`` for every connection."""
-
-    def __init__(self, behaviour: Callable[[ServerConnection, dict[str, Any]], None]) -> None:
-        self.behaviour = behaviour
-        self.release = threading.Event()
-        self.connections = 0
-
-        def handler(ws: ServerConnection) -> None:
-            self.connections += 1
-            self.behaviour(ws, json.loads(ws.recv(timeout=5)))
-
-        self.server = serve(
-            handler, "127.0.0.1", 0, compression=None, max_size=None, max_queue=1, close_timeout=0.5
-        )
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}"
-
-    def __enter__(self) -> FakeChannel:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.thread.join(5)
 
 
 def divert_first_listing(monkeypatch: pytest.MonkeyPatch, client: Client, url: str) -> None:
@@ -649,7 +621,7 @@ def test_malicious_channel_is_replaced(
     text: str,
 ) -> None:
     file_id, data = env.upload(1000, "victim.bin")
-    with FakeChannel(behaviour) as fake:
+    with FakeWebSocketPeer(behaviour) as fake:
         divert_first_listing(monkeypatch, env.client, fake.url)
         started = time.monotonic()
         out = env.out / "victim.bin"
@@ -671,7 +643,7 @@ def test_stalling_channel_times_out_and_is_replaced(
         ws.send(b"x" * 10)
         fake.release.wait(10)
 
-    with FakeChannel(stall) as fake:
+    with FakeWebSocketPeer(stall) as fake:
         divert_first_listing(monkeypatch, env.client, fake.url)
         out = env.out / "stall.bin"
         started = time.monotonic()
@@ -692,7 +664,7 @@ def test_dripping_channel_hits_the_low_speed_rule(
                 return
             ws.send(b"x")
 
-    with FakeChannel(drip) as fake:
+    with FakeWebSocketPeer(drip) as fake:
         divert_first_listing(monkeypatch, env.client, fake.url)
         out = env.out / "drip.bin"
         started = time.monotonic()
@@ -712,7 +684,7 @@ def test_cancel_interrupts_a_stalled_channel(
         fake.release.wait(10)
 
     cancel = threading.Event()
-    with FakeChannel(stall) as fake:
+    with FakeWebSocketPeer(stall) as fake:
         divert_first_listing(monkeypatch, env.client, fake.url)
         timer = threading.Timer(0.3, cancel.set)
         timer.start()
@@ -745,7 +717,7 @@ def test_pull_shard_cancel_and_low_speed_arguments() -> None:
         fake.release.wait(10)
 
     cancel = threading.Event()
-    with FakeChannel(stall) as fake:
+    with FakeWebSocketPeer(stall) as fake:
         timer = threading.Timer(0.2, cancel.set)
         timer.start()
         started = time.monotonic()

@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
-from websockets.sync.server import ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
 from storj import web_socket
 from storj.api import PAD_LEAF, rmd160sha256_hex
@@ -36,6 +36,7 @@ from storj.exception import (
 from storj.local import channel
 from storj.local.channel import ChannelGrant, ChannelServer
 from storj.model import FilePointer
+from tests.ws_peer import FakeWebSocketPeer
 
 TOKEN = "ab" * 20
 HELLO = b"Hello, Storj!"
@@ -613,34 +614,6 @@ def test_server_url_and_lifecycle(farm: Farm) -> None:
 # ----------------------------------------------------------------------------- malicious farmers
 
 
-class FakeFarmer:
-    """A WebSocket server running ``behaviour(ws, request)`` for every connection."""
-
-    def __init__(self, behaviour: Callable[[ServerConnection, dict[str, Any]], None]) -> None:
-        self.behaviour = behaviour
-        self.release = threading.Event()
-
-        def handler(ws: ServerConnection) -> None:
-            request = json.loads(ws.recv(timeout=5))
-            self.behaviour(ws, request)
-
-        self.server = serve(
-            handler, "127.0.0.1", 0, compression=None, max_size=None, max_queue=1, close_timeout=0.5
-        )
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}"
-
-    def __enter__(self) -> FakeFarmer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.thread.join(5)
 
 
 def pull(url: str, *, size: int | None = 13, timeout: float = 2.0, **kwargs: Any) -> bytes:
@@ -664,7 +637,7 @@ def test_fake_farmer_sends_the_right_bytes() -> None:
         ws.send(HELLO[6:])
         ws.close(1000, "Consignment completed")
 
-    with FakeFarmer(good) as fake:
+    with FakeWebSocketPeer(good) as fake:
         assert pull(fake.url) == HELLO
 
 
@@ -673,7 +646,7 @@ def test_stalling_farmer_times_out() -> None:
         ws.send(HELLO[:3])
         fake.release.wait(5)
 
-    with FakeFarmer(stall) as fake:
+    with FakeWebSocketPeer(stall) as fake:
         started = time.monotonic()
         with pytest.raises(FarmerTimeoutError, match="no data from the farmer for 0.3 s"):
             pull(fake.url, timeout=0.3)
@@ -685,7 +658,7 @@ def test_farmer_that_never_confirms_a_push_times_out() -> None:
         ws.recv(timeout=5)
         fake.release.wait(5)
 
-    with FakeFarmer(swallow) as fake:
+    with FakeWebSocketPeer(swallow) as fake:
         with pytest.raises(FarmerTimeoutError, match="did not confirm"):
             web_socket.push_shard(
                 fake.url,
@@ -711,7 +684,7 @@ def test_farmer_that_stops_reading_a_push_times_out() -> None:
     def deaf(ws: ServerConnection, request: dict[str, Any]) -> None:
         fake.release.wait(10)
 
-    with FakeFarmer(deaf) as fake:
+    with FakeWebSocketPeer(deaf) as fake:
         started = time.monotonic()
         with pytest.raises(FarmerTimeoutError, match="did not take the data"):
             web_socket.push_shard(
@@ -732,7 +705,7 @@ def test_farmer_sending_more_than_the_size_is_refused() -> None:
         ws.send(b"more")
         ws.close(1000, "Consignment completed")
 
-    with FakeFarmer(flood) as fake:
+    with FakeWebSocketPeer(flood) as fake:
         with pytest.raises(HashMismatchError, match="more than the shard's 13 bytes"):
             pull(fake.url)
         with pytest.raises(FarmerError, match="more than 15 bytes"):
@@ -745,7 +718,7 @@ def test_flooding_farmer_is_dropped_at_once() -> None:
             for _ in range(256):
                 ws.send(bytes(64 * 1024))
 
-    with FakeFarmer(flood) as fake:
+    with FakeWebSocketPeer(flood) as fake:
         started = time.monotonic()
         with pytest.raises(HashMismatchError, match="more than the shard's 13 bytes"):
             pull(fake.url, timeout=5)
@@ -757,7 +730,7 @@ def test_farmer_sending_wrong_bytes_is_a_hash_mismatch() -> None:
         ws.send(b"Hello, World!")
         ws.close(1000, "Consignment completed")
 
-    with FakeFarmer(liar) as fake:
+    with FakeWebSocketPeer(liar) as fake:
         with pytest.raises(HashMismatchError, match="the bytes hash to"):
             pull(fake.url)
         with pytest.raises(HashMismatchError, match="the bytes hash to"):
@@ -769,7 +742,7 @@ def test_farmer_closing_early_is_a_hash_mismatch() -> None:
         ws.send(HELLO[:5])
         ws.close(1000, "Consignment completed")
 
-    with FakeFarmer(short) as fake:
+    with FakeWebSocketPeer(short) as fake:
         with pytest.raises(HashMismatchError, match="only 5 of 13 bytes"):
             pull(fake.url)
 
@@ -790,7 +763,7 @@ def test_farmer_close_codes_raise_typed_errors(code: int, cls: type[FarmerError]
         ws.send(HELLO)  # even a complete shard does not count without a 1000 close
         ws.close(code, "because")
 
-    with FakeFarmer(refuse) as fake:
+    with FakeWebSocketPeer(refuse) as fake:
         with pytest.raises(cls, match=f"close {code}: because") as info:
             pull(fake.url)
         assert type(info.value) is cls
@@ -801,7 +774,7 @@ def test_farmer_dropping_the_connection_is_a_farmer_error() -> None:
         ws.send(HELLO[:3])
         ws.socket.shutdown(socket.SHUT_RDWR)
 
-    with FakeFarmer(drop) as fake:
+    with FakeWebSocketPeer(drop) as fake:
         with pytest.raises(FarmerError, match="without a close frame"):
             pull(fake.url)
 
@@ -811,7 +784,7 @@ def test_farmer_text_frame_and_huge_frame_are_refused() -> None:
         ws.send("hello")
         fake.release.wait(2)
 
-    with FakeFarmer(text) as fake:
+    with FakeWebSocketPeer(text) as fake:
         with pytest.raises(FarmerError, match="text frame"):
             pull(fake.url)
 
@@ -819,7 +792,7 @@ def test_farmer_text_frame_and_huge_frame_are_refused() -> None:
         ws.send(bytes(2048))
         fake2.release.wait(2)
 
-    with FakeFarmer(huge) as fake2:
+    with FakeWebSocketPeer(huge) as fake2:
         with pytest.raises(FarmerError, match="closed by this client \\(close 1009"):
             pull(fake2.url, max_frame_size=1024)
 
