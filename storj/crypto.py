@@ -331,6 +331,16 @@ class CtrCipher:
         self._offset += len(out)
         return out
 
+    def update_into(self, data: bytes | bytearray | memoryview, out: bytearray | memoryview) -> int:
+        """Like :meth:`update`, but write the result into ``out`` (no new object).
+
+        ``out`` must hold at least ``len(data) + 15`` bytes (OpenSSL's requirement);
+        returns the number of bytes written, ``len(data)``.
+        """
+        written: int = self._ctx.update_into(data, out)
+        self._offset += written
+        return written
+
     def __repr__(self) -> str:
         return f"<CtrCipher AES-256-CTR offset={self._offset}>"
 

@@ -469,9 +469,13 @@ class _Download:
 
         def make_sink() -> Callable[[memoryview, int], None]:
             cipher = encryption.cipher(offset)
+            plain = memoryview(bytearray(self.config.io_chunk_size + crypto.AES_BLOCK_SIZE))
 
             def sink(view: memoryview, position: int) -> None:
-                dest.pwrite(cipher.update(view), offset + position)
+                if view.nbytes > plain.nbytes - crypto.AES_BLOCK_SIZE:  # a big WebSocket frame
+                    dest.pwrite(cipher.update(view), offset + position)
+                    return
+                dest.pwrite(plain[: cipher.update_into(view, plain)], offset + position)
 
             return sink
 

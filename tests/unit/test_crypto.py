@@ -272,6 +272,28 @@ def test_ctr_streaming_updates_equal_one_shot(data, sizes, offset):
     assert cipher.offset == offset + len(data)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.binary(min_size=0, max_size=600),
+    sizes=st.lists(st.integers(min_value=0, max_value=70), max_size=12),
+    offset=st.integers(min_value=0, max_value=10**12),
+)
+def test_ctr_update_into_equals_update(data, sizes, offset):
+    key, iv = bytes(range(32)), bytes.fromhex("00000000000000000000000000fffff0")
+    cipher = crypto.ctr_cipher(key, iv, offset)
+    out = bytearray(70 + crypto.AES_BLOCK_SIZE)
+    pieces, pos = [], 0
+    for size in [*sizes, 70]:
+        piece = data[pos : pos + size]
+        written = cipher.update_into(piece, out)
+        assert written == len(piece)
+        pieces.append(bytes(out[:written]))
+        pos += len(piece)
+    pieces.append(cipher.update(data[pos:]))
+    assert b"".join(pieces) == crypto.ctr_crypt(key, iv, data, offset)
+    assert cipher.offset == offset + len(data)
+
+
 def test_shard_offsets_continue_one_stream():
     enc = crypto.file_encryption_v1(bytes.fromhex(BUCKET_KEY), INDEX)
     data = bytes(range(256)) * 40  # 10240 bytes, "shards" of 4096
