@@ -54,6 +54,7 @@ from requests.adapters import HTTPAdapter
 from storj import keys as _keys
 from storj import model
 from storj._retry import RetryPolicy
+from storj._sessions import EnvironmentCachingSession
 from storj.api import basic_auth_header, ecdsa_to_hex, hash_password, new_nonce, signing_string
 from storj.exception import (
     BridgeError,
@@ -207,7 +208,7 @@ class Client:
 
     @staticmethod
     def _new_session() -> requests.Session:
-        session = requests.Session()
+        session = EnvironmentCachingSession()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=_POOL_SIZE, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
