@@ -595,6 +595,8 @@ class _State:
     reports: ThreadPoolExecutor
     mirrors: ThreadPoolExecutor
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: Used only by the single ``reports`` thread: one kept-alive connection to the Bridge.
+    report_session: requests.Session = field(default_factory=lambda: _local_session())
     #: The legacy data channel (a :class:`storj.local.channel.ChannelServer`), if served.
     channel: Any = None
 
@@ -788,6 +790,7 @@ class FarmerNode:
         if state.channel is not None:
             state.channel.stop()
         state.reports.shutdown(wait=False, cancel_futures=True)
+        state.report_session.close()  # idle connections now; one in use closes on return
         state.mirrors.shutdown(wait=False, cancel_futures=True)
         state.contracts.close()
 
@@ -953,14 +956,16 @@ class FarmerNode:
         if client_id:
             report["clientId"] = client_id
         try:
-            state.reports.submit(self._send_report, report)
+            state.reports.submit(self._send_report, report, state.report_session)
         except RuntimeError:  # executor already shut down
             pass
 
-    def _send_report(self, report: dict[str, Any]) -> None:
+    def _send_report(self, report: dict[str, Any], session: requests.Session) -> None:
         url = str(self.config.bridge_url).rstrip("/") + "/reports/exchanges"
         try:
-            with _local_session() as session:
+            try:
+                response = session.post(url, json=report, timeout=self.config.request_timeout)
+            except requests.ConnectionError:  # e.g. the Bridge closed the idle connection
                 response = session.post(url, json=report, timeout=self.config.request_timeout)
             if response.status_code not in (200, 201):
                 log.warning(

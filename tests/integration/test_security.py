@@ -387,12 +387,14 @@ def test_farmer_drops_silent_connections_after_its_timeout(tmp_path):
         node.stop()
 
 
-def _trickle(port: int, head: bytes) -> float | None:
-    """Send ``head`` one byte every 0.3 s; seconds until the server cut us off (or None
-    if it still listened after 3.5 s)."""
+def _trickle(port: int, head: bytes, burst: bytes = b"") -> float | None:
+    """Send ``burst`` at once, then ``head`` one byte every 0.3 s; seconds until the
+    server cut us off (or None if it still listened after 3.5 s)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     started = time.monotonic()
     try:
+        if burst:
+            sock.sendall(burst)
         for byte in head:
             sock.sendall(bytes([byte]))
             time.sleep(0.3)
@@ -413,6 +415,26 @@ def test_farmer_cuts_off_a_request_head_that_trickles_in(tmp_path):
         assert cut_off is not None and cut_off < 3.0
     finally:
         node.stop()
+
+
+def test_farmer_cuts_off_headers_that_trickle_in_after_a_prompt_request_line(tmp_path):
+    node = _standalone_farmer(tmp_path, 1.0)
+    try:
+        line = b"GET /shards/" + b"a" * 40 + b"?token=x HTTP/1.1\r\n"
+        cut_off = _trickle(node.port, b"Host: x\r\nX-Pad: " + b"p" * 60, burst=line)
+        assert cut_off is not None and cut_off < 3.0
+    finally:
+        node.stop()
+
+
+def test_bridge_cuts_off_headers_that_trickle_in_after_a_prompt_request_line(tmp_path):
+    network = LocalNetwork(tmp_path / "net", 1, request_timeout=1.0).start()
+    try:
+        burst = b"GET /health HTTP/1.1\r\n"
+        cut_off = _trickle(network.bridge.port, b"Host: x\r\nX-Padding: " + b"p" * 100, burst)
+        assert cut_off is not None and cut_off < 3.0
+    finally:
+        network.stop()
 
 
 def test_bridge_cuts_off_a_request_head_that_trickles_in(tmp_path):
