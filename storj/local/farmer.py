@@ -117,7 +117,7 @@ MSG_COMPLETED = "Consignment completed"
 MSG_NOT_AUTHORIZED = "Not authorized"
 MSG_INTERNAL = "Internal error"
 
-_CHUNK = 64 * 1024
+_CHUNK = 1024 * 1024
 _MAX_CONTROL_BODY = 4 * 1024 * 1024
 _SHARD_ROUTE = re.compile(r"^/shards/([^/]*)/?$")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
