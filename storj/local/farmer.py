@@ -595,7 +595,7 @@ class _State:
     reports: ThreadPoolExecutor
     mirrors: ThreadPoolExecutor
     stopping: threading.Event = field(default_factory=threading.Event)
-    #: Used only by the single ``reports`` thread: one kept-alive connection to the Bridge.
+    #: Used only by the single ``reports`` thread (made once, not per report).
     report_session: requests.Session = field(default_factory=lambda: _local_session())
     #: The legacy data channel (a :class:`storj.local.channel.ChannelServer`), if served.
     channel: Any = None
@@ -963,10 +963,7 @@ class FarmerNode:
     def _send_report(self, report: dict[str, Any], session: requests.Session) -> None:
         url = str(self.config.bridge_url).rstrip("/") + "/reports/exchanges"
         try:
-            try:
-                response = session.post(url, json=report, timeout=self.config.request_timeout)
-            except requests.ConnectionError:  # e.g. the Bridge closed the idle connection
-                response = session.post(url, json=report, timeout=self.config.request_timeout)
+            response = session.post(url, json=report, timeout=self.config.request_timeout)
             if response.status_code not in (200, 201):
                 log.warning(
                     "exchange report %s for %s refused: %s %s",

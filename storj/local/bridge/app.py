@@ -72,7 +72,6 @@ class Services:
         self.closing = True
         self.background.shutdown(wait=False, cancel_futures=True)
         self.retrieve_pool.shutdown(wait=False, cancel_futures=True)
-        self.control.close()
 
 
 def build_router() -> Router:
