@@ -15,10 +15,19 @@ import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
-__all__ = ["PositionalFile", "TempFiles", "sibling_temp_path"]
+__all__ = ["PositionalFile", "ReadableAt", "TempFiles", "sibling_temp_path"]
 
 _PREFIX = "storj-"
+
+
+class ReadableAt(Protocol):
+    """Anything shard bytes can be read from at an offset, from several threads at once."""
+
+    def preadinto(self, buffer: memoryview, offset: int) -> int:
+        """Fill ``buffer`` from ``offset``; returns the bytes read (short only at the end)."""
+        ...  # pragma: no cover
 
 
 class PositionalFile:

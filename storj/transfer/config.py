@@ -35,15 +35,18 @@ class TransferConfig:
     """How uploads and downloads run.
 
     Memory bound: a transfer holds at most about
-    ``(2 · shard_concurrency + 6 + 16) · io_chunk_size`` bytes of buffers — two
-    buffers per concurrent shard transfer, a few for the encryption pass, and at most
-    16 chunks' worth of Reed–Solomon stripes (split over all shards) — plus the HTTP
-    stacks' own small buffers. With the defaults that is about 30 MiB, whatever the
-    file size. Shards are never held in memory whole: an upload encrypts the source
-    once into a temporary file in :attr:`tmp_dir` (plus one for parity shards), the
-    only copy of the data, and streams each shard from there; a download writes each
+    ``(2 · shard_concurrency + 10 + 16) · io_chunk_size`` bytes of buffers — two
+    buffers per concurrent shard transfer, two per hashing thread (at most four) plus
+    one for the Reed–Solomon reader, and at most 16 chunks' worth of Reed–Solomon
+    stripes (split over all shards) — plus the HTTP stacks' own small buffers. With
+    the defaults that is about 34 MiB, whatever the file size. Shards are never held
+    in memory whole. An upload reads a regular file where it lies, encrypting it again
+    each time shard bytes are needed (AES-CTR starts at any offset), and writes only
+    the parity shards to a temporary file in :attr:`tmp_dir`; any other source is
+    first encrypted into a temporary copy, the only one. A download writes each
     verified chunk straight to its place in the destination's temporary file. Disk
-    use during an upload is the file size plus the parity size.
+    use during an upload is therefore the parity size, plus the file size for a
+    source that is not a regular file.
 
     :param shard_concurrency: shards transferred at the same time (threads).
     :param max_push_attempts: contract negotiations per shard (``PUT /frames/:id``); a

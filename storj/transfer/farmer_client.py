@@ -53,7 +53,7 @@ from storj.exception import (
     TransferCancelledError,
 )
 from storj.metadata import __version__
-from storj.transfer._tempfiles import PositionalFile
+from storj.transfer._tempfiles import ReadableAt
 from storj.transfer.config import TransferConfig
 from storj.transfer.progress import Abort, Aborted
 
@@ -259,7 +259,7 @@ class _ShardBody:
 
     def __init__(
         self,
-        source: PositionalFile,
+        source: ReadableAt,
         offset: int,
         length: int,
         chunk_size: int,
@@ -289,7 +289,7 @@ class _ShardBody:
             got = self._source.preadinto(view[:want], self._offset + done)
             if got != want:
                 raise OSError(
-                    f"the temporary file ended after {done + got} of {self._length} shard bytes"
+                    f"the shard's bytes ended after {done + got} of {self._length}"
                 )
             for start in range(0, want, _SLICE):
                 if watch.killed or (self._abort is not None and self._abort.is_set()):
@@ -520,7 +520,7 @@ class FarmerClient:
         farmer: Any,
         shard_hash: str,
         token: str,
-        source: PositionalFile,
+        source: ReadableAt,
         offset: int,
         length: int,
         *,

@@ -352,3 +352,77 @@ def test_download_of_a_pre_2017_entry_uses_the_v0_key_and_counter(env):
         reader.seek(123_456)
         assert reader.read(1000) == data[123_456:124_456]
     env.assert_clean()
+
+
+def _temp_suffixes_seen_during_upload(env: Env, source, size: int) -> set[str]:
+    """Upload ``source`` and return the suffixes of the temporary files that existed
+    while it ran (looked at from the progress callback)."""
+    seen: set[str] = set()
+
+    def progress(done, total):
+        seen.update(p.suffix for p in env.tmp.iterdir())
+
+    env.client.upload_file(
+        env.bucket,
+        source,
+        name=f"copy-check-{random.random()}.bin",
+        progress=progress,
+        config=TransferConfig(tmp_dir=env.tmp, shard_concurrency=1),
+    )
+    env.assert_clean()
+    return seen
+
+
+def test_a_regular_file_is_encrypted_on_read_without_a_temporary_copy(env):
+    size = 5 * MIB
+    path, data = env.source(size)
+    assert _temp_suffixes_seen_during_upload(env, str(path), size) == {".parity"}
+    with open(path, "rb") as handle:
+        assert _temp_suffixes_seen_during_upload(env, handle, size) == {".parity"}
+    # An in-memory object is copied, encrypted, once (it has no descriptor to pread).
+    assert _temp_suffixes_seen_during_upload(env, io.BytesIO(data), size) == {
+        ".encrypted",
+        ".parity",
+    }
+
+
+@pytest.mark.parametrize("change", ["append", "rewrite"])
+def test_a_source_file_changed_during_the_upload_is_refused_and_nothing_is_stored(
+    env, change, monkeypatch
+):
+    from storj.exception import TransferError
+    from storj.transfer.farmer_client import FarmerClient
+
+    size = 5 * MIB
+    path, _ = env.source(size)
+    frames_before = {f.id for f in env.client.frame_list()}
+    pushes = []
+    real_push = FarmerClient.push
+
+    def push(self, *args, **kwargs):
+        # The shards are hashed; the file changes as the first one is being sent.
+        if not pushes:
+            if change == "append":
+                with open(path, "ab") as handle:
+                    handle.write(b"more")
+            else:
+                stamp = os.stat(path).st_mtime_ns
+                with open(path, "r+b") as handle:
+                    handle.write(b"X" * 100)
+                os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
+        pushes.append(args[1])
+        return real_push(self, *args, **kwargs)
+
+    monkeypatch.setattr(FarmerClient, "push", push)
+    with pytest.raises(TransferError, match="changed while it was being uploaded"):
+        env.client.upload_file(
+            env.bucket,
+            str(path),
+            name="moving.bin",
+            config=TransferConfig(tmp_dir=env.tmp, shard_concurrency=1),
+        )
+    assert len(pushes) == 1  # no other farmer was tried: the source, not the farmer, failed
+    env.assert_clean()
+    with pytest.raises(NotFoundError):
+        env.client.file_id_by_name(env.bucket, env.key.encrypt_file_name(env.bucket, "moving.bin"))
+    assert {f.id for f in env.client.frame_list()} == frames_before
