@@ -15,11 +15,12 @@ peak RSS, and the ratio to a CPU bound measured in the same run on one thread:
 Each step runs ``--repeat`` times (default 3) and the median run is reported, with
 every run's wall time: on a virtual machine the first touch of memory the host has
 taken back costs several ms per MiB, which shows as the client's kernel CPU
-("sys") of an unlucky run. After each download it also times the *download floor*:
-the same shards fetched from the same farmers over bare sockets, hashed, decrypted
-and written by the same number of threads, with no Bridge call, report, HTTP library
-or retry in the timed part (:func:`download_floor`). The floor says what this
-machine can do at all; the engine's time over the floor is the cost of the protocol.
+("sys") or the farmers' CPU of an unlucky run (see :func:`warm_memory`). After
+each download it also times the *download floor*: the same shards fetched from the
+same farmers over bare sockets, hashed, decrypted and written by the same number of
+threads, with no Bridge call, report, HTTP library or retry in the timed part
+(:func:`download_floor`). The floor says what this machine can do at all; the
+engine's time over the floor is the cost of the protocol.
 
 Usage::
 
@@ -124,14 +125,18 @@ def file_sha256(path: Path) -> str:
 
 
 def warm_memory(size: int) -> float:
-    """Touch ``size`` bytes of fresh memory in a child process, then free it.
+    """Touch ``size`` bytes of fresh memory in a child process, then free it (``--warm``).
 
     On virtual machines whose memory the host backs lazily and takes back when the
-    guest frees it (virtio-balloon free page reporting, a few seconds later), writing a
-    page the guest has not used recently is slow (2–5 ms/MiB measured here against
-    ~0.1 ms/MiB for a recently freed page). The page-cache pages of the temporary,
-    shard and output files would pay that inside the timed transfers, so this runs
-    right before each one. Returns the seconds spent.
+    guest frees it or finds it idle (virtio-balloon free page reporting a few seconds
+    after a free; DAMON "pageout" on the development VM), the first write to such a page
+    is slow: the farmers' page-cache copies ran ~20x slower than a plain memcpy in
+    perf profiles of affected uploads. Touching memory first was meant to hand the
+    timed step recently used pages; measured on the development VM it does not do so
+    reliably (the allocator need not reuse those pages), so it is off by default and
+    the median of ``--repeat`` runs is reported instead: typically the first run of a
+    step after another step pays the cost (high client "sys" or farmers' CPU) and the
+    others do not. Returns the seconds spent.
     """
     start = time.perf_counter()
     code = (
@@ -326,9 +331,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--warm",
-        default="auto",
+        default="0",
         help="bytes of memory to touch right before each timed step (VM first-touch cost; "
-        "'auto' = 4 x size + 512M, 0 = none)",
+        "'auto' = 4 x size + 512M; default 0 = none, see warm_memory)",
     )
     args = parser.parse_args()
 
