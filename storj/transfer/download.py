@@ -39,6 +39,7 @@ import stat
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import IO, Any
 
 from storj import crypto, model
@@ -54,6 +55,7 @@ from storj.exception import (
     TransferError,
 )
 from storj.transfer._common import (
+    TICK,
     ReportQueue,
     bridge_call,
     encryption_key_of,
@@ -66,8 +68,15 @@ from storj.transfer._tempfiles import PositionalFile, TempFiles, sibling_temp_pa
 from storj.transfer.config import DEFAULT_CONFIG, TransferConfig
 from storj.transfer.farmer_client import FarmerClient, FarmerEndpoint, farmer_endpoint
 from storj.transfer.progress import Abort, Aborted, CancelToken, ProgressMeter
+from storj.transfer.upload import ShardLayout
 
-__all__ = ["ShardSource", "download_file", "file_encryption_for", "list_pointers"]
+__all__ = [
+    "ShardSource",
+    "download_file",
+    "expected_shards",
+    "file_encryption_for",
+    "list_pointers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +157,21 @@ class ShardSource:
             farmers.pull(self.endpoint, shard_hash, token, size, sink, on_bytes=on_bytes)
 
 
+#: Pointer pages asked for at the same time when the shard count is known in advance.
+PAGE_REQUESTS_IN_FLIGHT = 3
+
+
+def expected_shards(entry: Any, *, parity: bool = True) -> int | None:
+    """How many shards a file of the entry's ``size`` has when it was cut as libstorj
+    cuts files: data and (when the entry has ``erasure``) parity shards, or only the
+    data shards with ``parity=False``; None if the size is unknown."""
+    size = field(entry, "size")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        return None
+    layout = ShardLayout.plan(size, bool(field(entry, "erasure")))
+    return layout.total_shards if parity else layout.data_shards
+
+
 def list_pointers(
     client: Any,
     bucket_id: str,
@@ -155,40 +179,74 @@ def list_pointers(
     config: TransferConfig,
     abort: Abort | None = None,
     on_page: Callable[[list[Any]], None] | None = None,
+    *,
+    expected: int | None = None,
 ) -> list[Any]:
     """All pointers of a file, in index order, asked for ``pointer_page_size`` at a time.
 
-    ``on_page(pointers)`` is called after each page (e.g. to start fetching).
+    ``on_page(pointers)`` is called after each page, in index order (e.g. to start
+    fetching). ``expected`` is how many shards the file probably has (see
+    :func:`expected_shards`): after the first page, the pages up to there are asked for
+    :data:`PAGE_REQUESTS_IN_FLIGHT` at a time instead of one after the other (each page
+    costs the Bridge a ``RETRIEVE`` round trip per farmer, so small shards were
+    waiting for their pointers), and the listing goes on page by page past it if the
+    hint was short. A wrong hint costs at most a few empty pages.
     """
-    pointers: list[Any] = []
-    skip = 0
     limit = config.pointer_page_size
-    while True:
 
-        def fetch(skip: int = skip) -> list[Any]:
-            return list(client.file_pointers(bucket_id, file_id, skip=skip, limit=limit))
-
-        page = bridge_call(
+    def fetch(skip: int) -> list[Any]:
+        page: list[Any] = bridge_call(
             f"GET /buckets/{bucket_id}/files/{file_id} (skip={skip})",
-            fetch,
+            lambda: list(client.file_pointers(bucket_id, file_id, skip=skip, limit=limit)),
             attempts=config.bridge_attempts,
             abort=abort,
         )
-        page = [p for p in page if p.index is not None and p.index >= skip]
+        return sorted(
+            (p for p in page if p.index is not None and p.index >= skip), key=lambda p: p.index
+        )
+
+    pointers: list[Any] = []
+
+    def take(page: list[Any]) -> int | None:
+        """Record a page; the next index to ask for, or None when the listing is done."""
         if not page:
-            break
-        page.sort(key=lambda p: p.index)
+            return None
         pointers.extend(page)
         if on_page is not None:
             on_page(page)
-        skip = page[-1].index + 1
-        if len(page) < limit:
-            break
-    for expected, pointer in enumerate(pointers):
-        if pointer.index != expected:
+        return int(page[-1].index) + 1 if len(page) >= limit else None
+
+    def result_of(future: Future[list[Any]]) -> list[Any]:
+        while True:
+            try:
+                return future.result(timeout=TICK)
+            except FutureTimeout:
+                if abort is not None and abort.poll_cancel():
+                    raise Aborted() from None
+
+    # The first page alone (its shards can start at once), then the rest of the expected
+    # pages concurrently, then page by page for as long as pages come back full.
+    skip = take(fetch(0))
+    if skip is not None and expected is not None and skip < expected:
+        planned = list(range(skip, expected, limit))
+        pages = ThreadPoolExecutor(PAGE_REQUESTS_IN_FLIGHT, "storj-pointers")
+        try:
+            futures = [pages.submit(fetch, start) for start in planned]
+            for start, future in zip(planned, futures, strict=True):
+                if skip != start:
+                    break  # a short page: the listing is complete (or has a gap)
+                skip = take(result_of(future))
+                if skip is None:
+                    break
+        finally:
+            pages.shutdown(wait=False, cancel_futures=True)
+    while skip is not None:
+        skip = take(fetch(skip))
+    for expected_index, pointer in enumerate(pointers):
+        if pointer.index != expected_index:
             raise IntegrityError(
-                f"the Bridge listed shard {pointer.index} where shard {expected} was expected; "
-                "the file's pointers are incomplete"
+                f"the Bridge listed shard {pointer.index} where shard {expected_index} was "
+                "expected; the file's pointers are incomplete"
             )
     return pointers
 
@@ -388,6 +446,9 @@ class _Download:
                 self.config,
                 self.abort,
                 on_page=self._start_page,
+                # Data pointers first and fast; the parity ones (only needed for the
+                # HMAC, or to rebuild) page by page while the data shards arrive.
+                expected=expected_shards(entry, parity=False),
             )
             self.tick()
             check_hmac(entry, self.encryption, pointers, self.config)

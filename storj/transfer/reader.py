@@ -41,6 +41,7 @@ from storj.transfer.download import (
     _blame,
     _pointer_ok,
     check_hmac,
+    expected_shards,
     file_encryption_for,
     list_pointers,
     request_pointer,
@@ -305,6 +306,6 @@ def open_file(
     )
     key = encryption_key_of(client)
     encryption = file_encryption_for(key, bucket_id, file_id, entry)
-    pointers = list_pointers(client, bucket_id, file_id, config)
+    pointers = list_pointers(client, bucket_id, file_id, config, expected=expected_shards(entry))
     check_hmac(entry, encryption, pointers, config)
     return StorjFileReader(client, bucket_id, file_id, entry, encryption, pointers, config)

@@ -281,3 +281,99 @@ def test_source_rejects_text_and_directories(tmp_path):
         _Source.open(tmp_path)
     with pytest.raises(TypeError):
         _Source.open(42)
+
+
+# ------------------------------------------------------------------ pointer listing
+
+
+class _Pointer:
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.parity = False
+
+
+class _PagingClient:
+    """file_pointers over ``count`` shards, recording every request (and how many ran at
+    once); ``missing`` indexes are never listed."""
+
+    def __init__(self, count: int, missing: frozenset[int] = frozenset()) -> None:
+        self.count = count
+        self.missing = missing
+        self.requests: list[tuple[int, int]] = []
+        self.running = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
+
+    def file_pointers(self, bucket_id, file_id, skip=0, limit=6, exclude=None):
+        with self._lock:
+            self.requests.append((skip, limit))
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            threading.Event().wait(0.02)
+            end = min(self.count, skip + limit)
+            return [_Pointer(i) for i in range(skip, end) if i not in self.missing]
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+@pytest.mark.parametrize("count", [0, 1, 6, 7, 27, 40])
+@pytest.mark.parametrize("hint", ["exact", "short", "long", "none"])
+def test_pointer_listing_is_complete_and_in_order_whatever_the_hint(count, hint):
+    from storj.transfer.download import list_pointers
+
+    expected = {"exact": count, "short": count // 3, "long": count + 20, "none": None}[hint]
+    client = _PagingClient(count)
+    pages: list[list[int]] = []
+    pointers = list_pointers(
+        client,
+        "b" * 24,
+        "f" * 24,
+        TransferConfig(pointer_page_size=6),
+        on_page=lambda page: pages.append([p.index for p in page]),
+        expected=expected,
+    )
+    assert [p.index for p in pointers] == list(range(count))
+    assert [i for page in pages for i in page] == list(range(count))  # pages in order
+    # Every shard was asked for once; extra requests only past the end (a long hint,
+    # or the empty page that ends a listing of full pages).
+    asked = sorted(skip for skip, _ in client.requests)
+    assert len(asked) == len(set(asked))
+    assert [s for s in asked if s < count] == list(range(0, count, 6))
+
+
+def test_pointer_pages_after_the_first_are_asked_for_concurrently():
+    from storj.transfer.download import PAGE_REQUESTS_IN_FLIGHT, list_pointers
+
+    client = _PagingClient(60)
+    list_pointers(client, "b" * 24, "f" * 24, TransferConfig(pointer_page_size=6), expected=60)
+    assert client.requests[0] == (0, 6)  # alone first: its shards can start at once
+    assert client.most_at_once == PAGE_REQUESTS_IN_FLIGHT
+    sequential = _PagingClient(60)
+    list_pointers(sequential, "b" * 24, "f" * 24, TransferConfig(pointer_page_size=6))
+    assert sequential.most_at_once == 1
+
+
+def test_a_gap_in_the_pointers_is_an_integrity_error():
+    from storj.exception import IntegrityError
+    from storj.transfer.download import list_pointers
+
+    client = _PagingClient(20, missing=frozenset({8}))
+    with pytest.raises(IntegrityError, match="shard 9 where shard 8"):
+        list_pointers(
+            client, "b" * 24, "f" * 24, TransferConfig(pointer_page_size=6), expected=20
+        )
+
+
+def test_expected_shards_follows_libstorj_sizing():
+    from storj.transfer.download import expected_shards
+
+    mib = 1024 * 1024
+    assert expected_shards({"size": 256 * mib}) == 16
+    assert expected_shards({"size": 256 * mib, "erasure": {"type": "reedsolomon"}}) == 27
+    rs = {"size": 256 * mib, "erasure": {"type": "reedsolomon"}}
+    assert expected_shards(rs, parity=False) == 16
+    assert expected_shards({"size": 0}) == 0
+    assert expected_shards({"size": "12"}) is None
+    assert expected_shards({}) is None
