@@ -710,8 +710,12 @@ class FarmerClient:
             def readinto(view: memoryview) -> int:
                 return _readinto_some(fp, view)
 
-        else:
-            readinto = raw.readinto
+        else:  # not http.client underneath: its readinto fills the buffer, so slice it
+
+            def readinto(view: memoryview) -> int:
+                got: int = raw.readinto(view[:_SLICE])
+                return got
+
         chunk = min(self.config.io_chunk_size, max(size, 1))
         buffer = bytearray(chunk)
         view = memoryview(buffer)

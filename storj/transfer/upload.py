@@ -314,15 +314,14 @@ class _EncryptedSource:
         got = self._source.read_at(buffer, offset)
         if not got:
             return 0
-        scratch = getattr(self._scratch, "buffer", None)
-        if scratch is None or len(scratch) < min(got, self._chunk) + crypto.AES_BLOCK_SIZE:
-            scratch = self._scratch.buffer = bytearray(
-                max(got, self._chunk) + crypto.AES_BLOCK_SIZE
-            )
+        scratch = getattr(self._scratch, "buffer", None)  # one per reading thread
+        if scratch is None:
+            scratch = self._scratch.buffer = bytearray(self._chunk + crypto.AES_BLOCK_SIZE)
+        step = self._chunk
         cipher = self._encryption.cipher(offset)
         done = 0
         while done < got:
-            piece = buffer[done : min(got, done + len(scratch) - crypto.AES_BLOCK_SIZE)]
+            piece = buffer[done : min(got, done + step)]
             written = cipher.update_into(piece, scratch)
             piece[:] = memoryview(scratch)[:written]
             done += written
@@ -591,8 +590,8 @@ class _Upload:
                 )
                 if got != available:
                     raise TransferError(
-                        "the encrypted data ended early: the source changed while it was "
-                        "being uploaded"
+                        "the encrypted data shards ended early (did the source change while "
+                        "it was being uploaded?)"
                     )
                 if available < width:
                     view[available:width] = bytes(width - available)
