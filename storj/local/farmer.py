@@ -159,6 +159,9 @@ class FarmerConfig:
         :class:`storj.local.channel.ChannelServer`) with the same tokens, storage and
         checks, and register it with the Bridge as ``channel: "ws://address:port"``.
     :param channel_port: the data channel's port; 0 picks a free one.
+    :param report_quiet: exchange reports wait until no transfer has ended for this many
+        seconds (so they do not compete with transfers for the CPU of the machine) ...
+    :param report_max_delay: ... but at most this many seconds.
     """
 
     data_dir: str | os.PathLike[str]
@@ -176,6 +179,8 @@ class FarmerConfig:
     client_timeout: float = 300.0
     legacy_channel: bool = False
     channel_port: int = 0
+    report_quiet: float = 0.25
+    report_max_delay: float = 2.0
 
 
 def load_or_create_identity(path: str | os.PathLike[str]) -> str:
@@ -582,6 +587,73 @@ class _QuietRequestHandler(HeadDeadlineMixin, WSGIRequestHandler):
         log.debug("%s: " + message.rstrip(), self.address_string(), *args)
 
 
+class _DeferredReports:
+    """A farmer's exchange reports, sent from one thread once its transfers are quiet.
+
+    A report is sent when no transfer has ended for ``quiet`` seconds, or at the latest
+    ``max_delay`` seconds after it was made. The protocol does not say when a farmer
+    reports; a local network shares its CPU with the client it serves, and a report
+    per shard sent in the middle of a transfer would slow that transfer down (the same
+    reasoning defers the Bridge's automatic mirroring). :meth:`close` sends what is
+    still queued (best effort) and stops the thread.
+    """
+
+    def __init__(
+        self, send: Callable[[dict[str, Any]], None], *, quiet: float, max_delay: float
+    ) -> None:
+        self._send = send
+        self._quiet = quiet
+        self._max_delay = max_delay
+        self._queue: list[tuple[float, dict[str, Any]]] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._urgent = False
+        self._thread = threading.Thread(target=self._run, name="storj-farmer-report", daemon=True)
+        self._thread.start()
+
+    def submit(self, report: dict[str, Any], *, urgent: bool = False) -> None:
+        """Queue ``report``; it also marks the end of a transfer. ``urgent`` sends the
+        queue now (the Bridge waits for it, e.g. to count a mirror)."""
+        with self._cond:
+            if self._closed:
+                return
+            self._queue.append((time.monotonic(), report))
+            self._urgent = self._urgent or urgent
+            self._cond.notify()
+
+    def close(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    def _due(self) -> list[dict[str, Any]]:
+        """Wait for the next batch (empty: closed and nothing left)."""
+        with self._cond:
+            while True:
+                if self._queue:
+                    now = time.monotonic()
+                    wait = min(
+                        self._queue[-1][0] + self._quiet - now,
+                        self._queue[0][0] + self._max_delay - now,
+                    )
+                    if wait <= 0 or self._closed or self._urgent:
+                        batch = [report for _made, report in self._queue]
+                        self._queue.clear()
+                        self._urgent = False
+                        return batch
+                    self._cond.wait(wait)
+                elif self._closed:
+                    return []
+                else:
+                    self._cond.wait()
+
+    def _run(self) -> None:
+        while batch := self._due():
+            for report in batch:
+                self._send(report)
+
+
 # --------------------------------------------------------------------------------------
 # The node
 # --------------------------------------------------------------------------------------
@@ -592,11 +664,9 @@ class _State:
     server: BaseWSGIServer
     thread: threading.Thread
     contracts: ContractStore
-    reports: ThreadPoolExecutor
+    reports: _DeferredReports
     mirrors: ThreadPoolExecutor
     stopping: threading.Event = field(default_factory=threading.Event)
-    #: Used only by the single ``reports`` thread (made once, not per report).
-    report_session: requests.Session = field(default_factory=lambda: _local_session())
     #: The legacy data channel (a :class:`storj.local.channel.ChannelServer`), if served.
     channel: Any = None
 
@@ -759,7 +829,7 @@ class FarmerNode:
             server=server,
             thread=thread,
             contracts=contracts,
-            reports=ThreadPoolExecutor(1, thread_name_prefix="storj-farmer-report"),
+            reports=self._report_sender(),
             mirrors=ThreadPoolExecutor(2, thread_name_prefix="storj-farmer-mirror"),
         )
         thread.start()
@@ -789,8 +859,7 @@ class FarmerNode:
         state.thread.join(timeout=5)
         if state.channel is not None:
             state.channel.stop()
-        state.reports.shutdown(wait=False, cancel_futures=True)
-        state.report_session.close()  # idle connections now; one in use closes on return
+        state.reports.close()
         state.mirrors.shutdown(wait=False, cancel_futures=True)
         state.contracts.close()
 
@@ -939,8 +1008,11 @@ class FarmerNode:
         message: str,
         start_ms: int,
         client_id: str | None = None,
+        *,
+        urgent: bool = False,
     ) -> None:
-        """Queue an exchange report (§4.10, §6.5) for the background sender."""
+        """Queue an exchange report (§4.10, §6.5) for the background sender
+        (:class:`_DeferredReports`; ``urgent`` for the mirror reports the Bridge waits for)."""
         state = self._state
         if state is None or not self.config.bridge_url:
             return
@@ -955,10 +1027,18 @@ class FarmerNode:
         }
         if client_id:
             report["clientId"] = client_id
-        try:
-            state.reports.submit(self._send_report, report, state.report_session)
-        except RuntimeError:  # executor already shut down
-            pass
+        state.reports.submit(report, urgent=urgent)
+
+    def _report_sender(self) -> _DeferredReports:
+        """The background sender of this node's reports (one session for all of them)."""
+        session = _local_session()
+
+        def send(report: dict[str, Any]) -> None:
+            self._send_report(report, session)
+
+        return _DeferredReports(
+            send, quiet=self.config.report_quiet, max_delay=self.config.report_max_delay
+        )
 
     def _send_report(self, report: dict[str, Any], session: requests.Session) -> None:
         url = str(self.config.bridge_url).rstrip("/") + "/reports/exchanges"
@@ -1243,7 +1323,7 @@ class FarmerNode:
         source_id = source.get("nodeID") if is_node_id(source.get("nodeID")) else None
         final = self.shard_path(data_hash)
         if final.is_file():
-            self._report(data_hash, SUCCESS, "MIRROR_SUCCESS", start_ms, source_id)
+            self._report(data_hash, SUCCESS, "MIRROR_SUCCESS", start_ms, source_id, urgent=True)
             return
         address = str(source["address"])
         host = f"[{address}]" if ":" in address else address
@@ -1288,7 +1368,9 @@ class FarmerNode:
             if not ok:
                 tmp.unlink(missing_ok=True)
         message = "MIRROR_SUCCESS" if ok else "MIRROR_FAILED"
-        self._report(data_hash, SUCCESS if ok else FAILURE, message, start_ms, source_id)
+        self._report(
+            data_hash, SUCCESS if ok else FAILURE, message, start_ms, source_id, urgent=True
+        )
 
     @staticmethod
     def _until_stopped(

@@ -874,3 +874,60 @@ def test_concurrent_uploads_of_distinct_shards(farmer):
     for t in threads:
         t.join()
     assert errors == []
+
+
+# ------------------------------------------------------------------ deferred reports
+
+
+def _sender(quiet=0.2, max_delay=1.0):
+    from storj.local.farmer import _DeferredReports
+
+    sent: list[tuple[float, str]] = []
+    reports = _DeferredReports(
+        lambda r: sent.append((time.monotonic(), r["n"])), quiet=quiet, max_delay=max_delay
+    )
+    return reports, sent
+
+
+def test_reports_wait_until_transfers_are_quiet():
+    reports, sent = _sender(quiet=0.2, max_delay=5.0)
+    try:
+        start = time.monotonic()
+        for n in range(5):  # a transfer ends every 0.1 s
+            reports.submit({"n": str(n)})
+            time.sleep(0.1)
+        assert sent == []
+        deadline = time.monotonic() + 3
+        while len(sent) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [n for _, n in sent] == ["0", "1", "2", "3", "4"]
+        assert sent[0][0] - start >= 0.5  # after the last one, plus the quiet time
+    finally:
+        reports.close()
+
+
+def test_reports_are_not_held_longer_than_max_delay():
+    reports, sent = _sender(quiet=0.3, max_delay=0.5)
+    try:
+        start = time.monotonic()
+        while time.monotonic() - start < 1.0:  # never quiet
+            reports.submit({"n": "x"})
+            time.sleep(0.05)
+        assert sent and sent[0][0] - start < 0.8
+    finally:
+        reports.close()
+
+
+def test_an_urgent_report_sends_the_queue_at_once_and_close_flushes():
+    reports, sent = _sender(quiet=10, max_delay=10)
+    reports.submit({"n": "a"})
+    reports.submit({"n": "b"}, urgent=True)
+    deadline = time.monotonic() + 2
+    while len(sent) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [n for _, n in sent] == ["a", "b"]
+    reports.submit({"n": "c"})
+    reports.close()
+    assert [n for _, n in sent] == ["a", "b", "c"]
+    reports.submit({"n": "late"})  # after close: dropped
+    assert len(sent) == 3
