@@ -31,7 +31,10 @@ Local choices (allowed by §6.3 and §5.4, documented here because clients can s
   get 400;
 * a well-formed control call always answers 200 with ``{"id", "result"}`` or
   ``{"id", "error": {"message"}}`` (JSON-RPC style); an unreadable one answers 400 with
-  an ``error`` object; a missing or wrong secret answers 401 ``{"result": "Not authorized"}``.
+  an ``error`` object; a missing or wrong secret answers 401 ``{"result": "Not authorized"}``;
+* exchange reports are sent once the farmer's transfers have been quiet for
+  ``report_quiet`` seconds (at most ``report_max_delay`` late), mirror reports at once,
+  so that reporting does not compete with a transfer for the machine's CPU.
 
 At :meth:`FarmerNode.start` the farmer registers with the Bridge through ``POST /contacts``
 signed with its secp256k1 identity (the 2018 farmer authentication, §2.7, without the
