@@ -602,9 +602,15 @@ class _DeferredReports:
     """
 
     def __init__(
-        self, send: Callable[[dict[str, Any]], None], *, quiet: float, max_delay: float
+        self,
+        send: Callable[[dict[str, Any]], None],
+        *,
+        quiet: float,
+        max_delay: float,
+        on_close: Callable[[], None] = lambda: None,
     ) -> None:
         self._send = send
+        self._on_close = on_close
         self._quiet = quiet
         self._max_delay = max_delay
         self._queue: list[tuple[float, dict[str, Any]]] = []
@@ -652,9 +658,15 @@ class _DeferredReports:
                     self._cond.wait()
 
     def _run(self) -> None:
-        while batch := self._due():
-            for report in batch:
-                self._send(report)
+        try:
+            while batch := self._due():
+                for report in batch:
+                    try:
+                        self._send(report)
+                    except Exception:  # a bug must not silence the reports that follow
+                        log.exception("exchange report %s not sent", report.get("dataHash"))
+        finally:
+            self._on_close()
 
 
 # --------------------------------------------------------------------------------------
@@ -1040,7 +1052,10 @@ class FarmerNode:
             self._send_report(report, session)
 
         return _DeferredReports(
-            send, quiet=self.config.report_quiet, max_delay=self.config.report_max_delay
+            send,
+            quiet=self.config.report_quiet,
+            max_delay=self.config.report_max_delay,
+            on_close=session.close,
         )
 
     def _send_report(self, report: dict[str, Any], session: requests.Session) -> None:
