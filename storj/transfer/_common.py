@@ -188,6 +188,17 @@ def make_report(
     return report
 
 
+def result_of(future: Future[T], poll: Callable[[], None]) -> T:
+    """Wait for ``future`` in the caller's thread, calling ``poll()`` (progress, cancel;
+    it may raise) before each wait of up to :data:`TICK` seconds."""
+    while True:
+        poll()
+        try:
+            return future.result(timeout=TICK)
+        except TimeoutError:
+            continue
+
+
 def wait_all(
     futures: list[Future[Any]],
     abort: Abort,

@@ -39,7 +39,6 @@ import stat
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import IO, Any
 
 from storj import crypto, model
@@ -55,13 +54,13 @@ from storj.exception import (
     TransferError,
 )
 from storj.transfer._common import (
-    TICK,
     ReportQueue,
     bridge_call,
     encryption_key_of,
     field,
     make_report,
     now_ms,
+    result_of,
     wait_all,
 )
 from storj.transfer._tempfiles import PositionalFile, TempFiles, sibling_temp_path
@@ -216,13 +215,9 @@ def list_pointers(
             on_page(page)
         return int(page[-1].index) + 1 if len(page) >= limit else None
 
-    def result_of(future: Future[list[Any]]) -> list[Any]:
-        while True:
-            try:
-                return future.result(timeout=TICK)
-            except FutureTimeout:
-                if abort is not None and abort.poll_cancel():
-                    raise Aborted() from None
+    def check_cancel() -> None:
+        if abort is not None and abort.poll_cancel():
+            raise Aborted()
 
     # The first page alone (its shards can start at once), then the rest of the expected
     # pages concurrently, then page by page for as long as pages come back full.
@@ -234,8 +229,8 @@ def list_pointers(
             futures = [pages.submit(fetch, start) for start in planned]
             for start, future in zip(planned, futures, strict=True):
                 if skip != start:
-                    break  # a short page: the listing is complete (or has a gap)
-                skip = take(result_of(future))
+                    break  # the last page did not end where this one starts: a gap, see below
+                skip = take(result_of(future, check_cancel))
                 if skip is None:
                     break
         finally:

@@ -61,13 +61,13 @@ from storj.exception import (
     TransferError,
 )
 from storj.transfer._common import (
-    TICK,
     ReportQueue,
     bridge_call,
     encryption_key_of,
     field,
     make_report,
     now_ms,
+    result_of,
     wait_all,
 )
 from storj.transfer._tempfiles import PositionalFile, ReadableAt, TempFiles
@@ -608,13 +608,7 @@ class _Upload:
 
     def _finish_hashing(self, futures: list[Future[None]]) -> None:
         for future in futures:
-            while True:
-                self.tick()
-                try:
-                    future.result(timeout=TICK)
-                    break
-                except TimeoutError:
-                    continue
+            result_of(future, self.tick)
 
     # -- pushing shards -------------------------------------------------------------
 
