@@ -780,6 +780,44 @@ def test_duplicate_file_policy_replace(tmp_path):
         assert [e["frame"] for e in client.get(path).json()] == [second_frame]
 
 
+def test_entry_overwrite_extension(bridge, user):
+    """``"overwrite": true`` (local extension) replaces the entry of the same name in one
+    request; the old frame stays; without it the duplicate is still 409."""
+    bucket = make_bucket(user)
+    path = f"/buckets/{bucket['id']}/files"
+    old_frame = make_frame(user)["id"]
+    first = user.post(path, json={"frame": old_frame, "filename": "a", "index": "15" * 32})
+    assert first.status_code == 200
+    for refused in (None, False):
+        body = {"frame": make_frame(user)["id"], "filename": "a"}
+        if refused is not None:
+            body["overwrite"] = refused
+        duplicate = user.post(path, json=body)
+        assert duplicate.json() == {"error": "A file with this name already exists in the bucket"}
+        assert duplicate.status_code == 409
+    for bad in ("true", 1, [], {}):
+        body = {"frame": make_frame(user)["id"], "filename": "a", "overwrite": bad}
+        response = user.post(path, json=body)
+        assert (response.status_code, response.json()) == (
+            400,
+            {"error": "Invalid overwrite: expected true or false"},
+        ), bad
+    new_frame = make_frame(user)["id"]
+    second = user.post(path, json={"frame": new_frame, "filename": "a", "overwrite": True})
+    assert second.status_code == 200, second.text
+    assert second.json()["id"] == first.json()["id"]
+    assert "index" not in second.json()  # the new entry, not a merge with the old one
+    assert [e["frame"] for e in user.get(path).json()] == [new_frame]
+    assert user.get(f"/frames/{new_frame}").json()["locked"] is True
+    kept = user.get(f"/frames/{old_frame}")  # left for garbage collection
+    assert kept.status_code == 200 and kept.json()["locked"] is True
+    fresh = user.post(
+        path, json={"frame": make_frame(user)["id"], "filename": "b", "overwrite": True}
+    )
+    assert fresh.status_code == 200
+    assert sorted(e["filename"] for e in user.get(path).json()) == ["a", "b"]
+
+
 def test_pointers_of_an_empty_file_and_token_rules(bridge, user):
     bucket = make_bucket(user)
     entry = user.post(

@@ -61,7 +61,8 @@ Status codes chosen where 2016 answered 500 (or crashed) for a client mistake
 * malformed bucket/file/frame id → 400 ``Bucket id is malformed`` (``File``/``Frame``);
 * duplicate bucket name → 409 ``Name already used by another bucket``;
 * duplicate file name → 409 (``duplicate_file_policy="error"``, default) or the 2016
-  silent replacement (``"replace"``);
+  silent replacement (``"replace"``); the client may ask for the replacement per request
+  (``"overwrite": true``, a local extension, below);
 * account not activated → 403 ``User account has not been activated``;
 * replayed nonce → 401 ``Invalid nonce supplied``; missing nonce → 401;
 * invalid or used ``x-token`` → 401 ``Invalid or expired token``;
@@ -80,6 +81,15 @@ Local extensions (not Storj)
 * ``auto_activate`` (default on) and the outbox: ``BridgeServer.outbox()`` and
   ``GET /_dev/outbox[?email=]`` (``dev_endpoints``) → ``[{to, kind, token, created}]``;
   ``POST /_dev/audit`` (``dev_endpoints``) → the report of ``BridgeServer.audit_all()``.
+* ``POST /buckets/:id/files`` takes ``"overwrite": true``: an entry of the same name
+  (same deterministic id) is replaced by the new one in one store transaction, so the
+  name always refers to a complete version, the old or the new. The old entry's frame,
+  pointers and contracts are left alone (for garbage collection of unreferenced
+  frames). Without the field (or with ``false``) a duplicate name is 409 as before;
+  a value that is not a boolean → 400 ``Invalid overwrite: expected true or false``.
+  Bridges without the extension ignore the field (2016 upserts anyway; 2018 refuses
+  the duplicate), which is how the SDK's ``upload_file(..., overwrite=True)``
+  recognises them and falls back to delete + create.
 * Farmers register themselves with ``POST /contacts``; the Bridge contracts them with
   the control RPC (``storj.local.bridge.control``) secured by ``control_secret``.
 * Farmer choice: ``PUT /frames/:id`` contracts a random live farmer outside ``exclude``

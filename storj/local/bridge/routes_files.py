@@ -63,6 +63,17 @@ def _entry_fields(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _overwrite(body: dict[str, Any]) -> bool:
+    """The local extension ``"overwrite": true``: replace an entry of the same name in one
+    transaction. Absent (or ``false``): a duplicate name is refused as by the 2018 Bridge."""
+    value = body.get("overwrite")
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise BadRequest("Invalid overwrite: expected true or false")
+    return value
+
+
 def _entry(ctx: RequestContext, bucket_id: str, file_id: str) -> Row:
     entry = ctx.services.store.get_entry(bucket_id, file_id)
     if entry is None:
@@ -114,7 +125,7 @@ def register(router: Router) -> None:
             "renewal": now + _ENTRY_TTL_MS,
             **extra,
         }
-        replace = ctx.services.config.duplicate_file_policy == "replace"
+        replace = _overwrite(body) or ctx.services.config.duplicate_file_policy == "replace"
         try:
             store.insert_entry(row, replace=replace)
         except DuplicateError:

@@ -586,10 +586,17 @@ class Store:
 
     def insert_entry(self, row: Row, *, replace: bool) -> Row:
         """Insert a bucket entry and lock its frame; with ``replace`` an entry with the same
-        id (same bucket and name) is overwritten, else :class:`DuplicateError`."""
+        id in the same bucket (same name) is overwritten, else :class:`DuplicateError`.
+
+        The replacement is one transaction: readers see the old entry or the new one,
+        never neither. The old entry's frame, pointers and contracts stay (a frame no
+        entry refers to is left for garbage collection).
+        """
         with self.tx() as conn:
             if replace:
-                conn.execute("DELETE FROM entries WHERE id = ?", (row["id"],))
+                conn.execute(
+                    "DELETE FROM entries WHERE id = ? AND bucket = ?", (row["id"], row["bucket"])
+                )
             self._insert(conn, "entries", row)
             conn.execute("UPDATE frames SET locked = 1 WHERE id = ?", (row["frame"],))
         return row
