@@ -24,7 +24,8 @@ into these at the boundary where they happen, with the original chained as
      │    └── HashMismatchError         bytes received do not hash to the shard hash
      ├── IntegrityError                 downloaded file fails its HMAC / size check
      └── TransferError                  an upload or download could not complete
-          └── TransferCancelledError
+          ├── TransferCancelledError
+          └── OverwriteError            a replacement deleted the old entry, then failed
 
 ``StorjBridgeApiError`` (the 0.1.x name) and ``BridgeError`` (the 0.3.x name)
 are the same class, so ``except StorjBridgeApiError`` keeps catching every
@@ -52,6 +53,7 @@ __all__ = [
     "HashMismatchError",
     "IntegrityError",
     "NotFoundError",
+    "OverwriteError",
     "RateLimitError",
     "StorjBridgeApiError",
     "StorjError",
@@ -296,3 +298,59 @@ class TransferError(StorjError):
 
 class TransferCancelledError(TransferError):
     """The transfer was cancelled by the caller; partial results were cleaned up."""
+
+
+class OverwriteError(TransferError):
+    """Replacing a file on a Bridge that cannot replace an entry in one step failed
+    between its two steps: the old entry was deleted, and the new entry could not be
+    created (see ``overwrite`` in :func:`storj.transfer.upload_file`).
+
+    The new version is complete: its shards are stored and :attr:`frame_id` holds
+    them, but no entry points at it, so the name is empty. Create the entry again with
+    ``client.bucket_entry_create(bucket_id, frame_id, filename, **entry_fields)``, or
+    upload the file again (the name is free now).
+
+    :ivar bucket_id: the bucket.
+    :ivar frame_id: the frame that holds the new version's shards.
+    :ivar filename: the stored (encrypted) file name.
+    :ivar entry_fields: the other fields of the entry (``mimetype``, ``index``,
+        ``hmac``, ``erasure``), as keyword arguments of
+        :meth:`storj.http.Client.bucket_entry_create`; the ``index`` is needed to
+        decrypt the new version.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        bucket_id: str | None = None,
+        frame_id: str | None = None,
+        filename: str | None = None,
+        entry_fields: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.bucket_id = bucket_id
+        self.frame_id = frame_id
+        self.filename = filename
+        self.entry_fields: dict[str, Any] = dict(entry_fields or {})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_overwrite_error,
+            (type(self), self.message, self.bucket_id, self.frame_id, self.filename,
+             self.entry_fields),
+        )
+
+
+def _rebuild_overwrite_error(
+    cls: type[OverwriteError],
+    message: str,
+    bucket_id: str | None,
+    frame_id: str | None,
+    filename: str | None,
+    entry_fields: dict[str, Any],
+) -> OverwriteError:
+    return cls(
+        message, bucket_id=bucket_id, frame_id=frame_id, filename=filename,
+        entry_fields=entry_fields,
+    )

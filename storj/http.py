@@ -758,19 +758,25 @@ class Client:
         index: str | None = None,
         hmac: Mapping[str, Any] | None = None,
         erasure: Mapping[str, Any] | None = None,
+        overwrite: bool = False,
     ) -> model.File:
         """Create the bucket entry of an uploaded frame (used by the transfer engine).
 
         See ``POST /buckets/{id}/files`` with the JSON body
-        ``{"frame", "filename", "mimetype"?, "index"?, "hmac"?, "erasure"?}`` → 200 entry
-        (+ ``size``). Omitted fields are not sent (the Bridge's default mimetype is
-        ``application/octet-stream``). The frame is locked by the Bridge afterwards.
-        Not retried automatically: a 2018 Bridge refuses a second entry with the same
-        name, so a retry after a lost answer would look like a failure.
+        ``{"frame", "filename", "mimetype"?, "index"?, "hmac"?, "erasure"?,
+        "overwrite"?}`` → 200 entry (+ ``size``). Omitted fields are not sent (the
+        Bridge's default mimetype is ``application/octet-stream``). The frame is locked
+        by the Bridge afterwards. Not retried automatically: a 2018 Bridge refuses a
+        second entry with the same name, so a retry after a lost answer would look like
+        a failure.
 
         :param index: 64 hex, the file's key index (libstorj, 2018).
         :param hmac: ``{"type": "sha512", "value": hex}``.
         :param erasure: ``{"type": "reedsolomon"}`` when parity shards exist.
+        :param overwrite: send ``"overwrite": true``: the local Bridge's extension that
+            replaces an entry of the same name in one step. Other Bridges ignore the
+            field (a 2018 Bridge then refuses the duplicate name; a 2016 Bridge replaces
+            the entry anyway).
         """
         body: dict[str, Any] = {"frame": frame_id, "filename": filename}
         for key, value in (("mimetype", mimetype), ("index", index)):
@@ -780,6 +786,8 @@ class Client:
             body["hmac"] = dict(hmac)
         if erasure is not None:
             body["erasure"] = dict(erasure)
+        if overwrite:
+            body["overwrite"] = True
         path = f"/buckets/{_quote(bucket_id)}/files"
         data = self._request("POST", path, json=body, expect=dict)
         return self._wrap(model.File, data, "POST", path)
@@ -915,12 +923,19 @@ class Client:
         progress: Callable[[int, int], None] | None = None,
         config: TransferConfig | None = None,
         cancel: CancelToken | None = None,
+        overwrite: bool = False,
     ) -> model.File:
         """Upload a file (path or readable binary file object) into a bucket, like libstorj.
 
         Sends ``POST /frames``, ``PUT /frames/{id}`` per shard, the shards to the farmers,
         ``POST /reports/exchanges`` and finally ``POST /buckets/{id}/files``; see
         :func:`storj.transfer.upload_file` for every parameter and error.
+
+        With ``overwrite`` a file of the same name is replaced, and never lost: it stays
+        until the new version's shards are all stored, then the entry is swapped in one
+        request (the local Bridge; other Bridges: delete, then create at once, see
+        :func:`storj.transfer.upload_file` for the window that leaves). Without it an
+        existing name raises :class:`~storj.exception.ConflictError`.
         """
         from storj import transfer
 
@@ -933,6 +948,7 @@ class Client:
             progress=progress,
             config=config,
             cancel=cancel,
+            overwrite=overwrite,
         )
 
     def download_file(

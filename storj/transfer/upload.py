@@ -3,7 +3,8 @@
 What happens, in order:
 
 1. The file name is encrypted as libstorj does (:func:`storj.crypto.encrypt_file_name`)
-   and ``GET /buckets/:id/file-ids/:name`` makes sure no file has it yet.
+   and ``GET /buckets/:id/file-ids/:name`` makes sure no file has it yet (skipped when
+   replacing, ``overwrite=True``).
 2. ``POST /frames`` opens a staging frame (unless one is given).
 3. The source is encrypted with AES-256-CTR (file key ``DK(bucketKey, index)`` for a
    random 32-byte ``index``, counter ``index[:16]``, continuing across shards). A
@@ -27,10 +28,30 @@ What happens, in order:
    reported as ``SHARD_UPLOADED``. Shards are pushed concurrently.
 6. ``POST /buckets/:id/files`` with ``frame``, the encrypted ``filename``,
    ``mimetype``, ``index`` (hex), ``hmac`` ``{type: sha512, value}`` over the shard
-   hashes in index order and, with parity, ``erasure`` ``{type: reedsolomon}``.
+   hashes in index order and, with parity, ``erasure`` ``{type: reedsolomon}``; when
+   replacing, also ``"overwrite": true`` (see below).
 
 On any failure or cancel the workers stop, the frame is deleted (if this upload
 created it), every temporary file is removed and a typed error is raised.
+
+Replacing a file (``overwrite=True``)
+-------------------------------------
+Nothing of the old version is touched before step 6: the new version goes into its
+own frame exactly as a new file does, so a failure or cancel up to then (farmers,
+Bridge, source, Ctrl-C) leaves the old version as it was. The swap is metadata only:
+
+* the local Bridge knows ``"overwrite": true`` and replaces the entry of the same name
+  in one transaction (the old entry's frame is left for garbage collection);
+* a Bridge without the extension ignores the field and refuses the duplicate name
+  (409, or the 2018 Bridge's 500 ``E11000 duplicate key``). The engine then deletes
+  the old entry (``DELETE /buckets/:id/files/:id``, the deterministic id of the name)
+  and at once creates the new one, retrying the create on 5xx and connection errors.
+  From the delete on, cancel is no longer honoured (finishing is what restores a
+  version) and the frame is never deleted. The window that remains: if the process
+  dies between the two calls, or the create fails for good, the name is empty while
+  the new frame with all its shards still exists; the latter raises
+  :class:`~storj.exception.OverwriteError` naming the frame and carrying what
+  recreates the entry. No Bridge without the extension allows better.
 """
 
 from __future__ import annotations
@@ -42,12 +63,14 @@ import mimetypes
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
 from storj import crypto, model, sharding
+from storj.api import calculate_file_id
 from storj.erasure import ReedSolomon
 from storj.exception import (
     BadRequestError,
@@ -55,6 +78,7 @@ from storj.exception import (
     ConflictError,
     FarmerError,
     NotFoundError,
+    OverwriteError,
     RateLimitError,
     StorjError,
     TransferCancelledError,
@@ -348,10 +372,20 @@ class _Upload:
         config: TransferConfig,
         progress: Callable[[int, int], None] | None,
         cancel: CancelToken | None,
+        *,
+        overwrite: bool = False,
+        name: str | None = None,
     ) -> None:
         self.client = client
         self.bucket_id = bucket_id
         self.config = config
+        #: Replace an entry of the same name (see the module docstring).
+        self.overwrite = overwrite
+        #: The plain file name, for messages.
+        self.name = name
+        #: Set once the old entry may have been deleted (the fallback swap): from then on
+        #: the frame holds the only copy of a version and is never deleted.
+        self.keep_frame = False
         self.abort = Abort(cancel)
         self.temp = TempFiles(config.tmp_dir)
         self.farmers = FarmerClient(config, self.abort)
@@ -432,7 +466,16 @@ class _Upload:
         except BaseException as exc:
             error = self._error(exc)
             self._stop(error)
-            if created_frame is not None:
+            if self.keep_frame:
+                if not isinstance(error, OverwriteError):  # that one names the frame itself
+                    log.warning(
+                        "upload of %r stopped during the replacement (%s); its data is kept "
+                        "in frame %s",
+                        self.name,
+                        type(error).__name__,
+                        self.frame_id,
+                    )
+            elif created_frame is not None:
                 with contextlib.suppress(StorjError):
                     self.client.frame_delete(created_frame)
             if error is exc:
@@ -708,29 +751,99 @@ class _Upload:
     # -- the bucket entry -------------------------------------------------------------
 
     def _create_entry(self, stored_name: str, mimetype: str, **extra: Any) -> model.File:
-        """``POST /buckets/:id/files``; repeated on 5xx, recovering an entry that was made."""
+        """``POST /buckets/:id/files``; when replacing on a Bridge without the
+        ``overwrite`` extension, delete the old entry and create the new one at once."""
+        try:
+            return self._post_entry(stored_name, mimetype, extra, abortable=True)
+        except BridgeError as exc:
+            if not (self.overwrite and name_taken(exc)):
+                raise
+            log.info(
+                "the Bridge refused to replace %r in one step (%s); deleting the old entry, "
+                "then creating the new one",
+                self.name,
+                exc,
+            )
+        return self._replace_by_delete(stored_name, mimetype, extra)
+
+    def _post_entry(
+        self, stored_name: str, mimetype: str, extra: dict[str, Any], *, abortable: bool
+    ) -> model.File:
+        """``POST /buckets/:id/files``; repeated on 5xx, recovering an entry that was made.
+
+        A refused duplicate name is not repeated. Not ``abortable``: cancel is ignored
+        (the old entry is gone, only finishing restores a version).
+        """
         attempts = self.config.bridge_attempts
         failed_once = False
         for attempt in range(attempts):
-            self.tick()
+            if abortable:
+                self.tick()
             try:
                 entry: model.File = self.client.bucket_entry_create(
-                    self.bucket_id, self.frame_id, stored_name, mimetype, **extra
+                    self.bucket_id,
+                    self.frame_id,
+                    stored_name,
+                    mimetype,
+                    overwrite=self.overwrite,
+                    **extra,
                 )
                 return entry
             except BridgeError as exc:
-                transient = exc.status_code is None or exc.status_code >= 500
-                if failed_once and isinstance(exc, (BadRequestError, ConflictError)):
+                taken = name_taken(exc)
+                if taken or (failed_once and isinstance(exc, BadRequestError)):
                     found = self._existing_entry(stored_name)
                     if found is not None:
                         return found
+                transient = not taken and (exc.status_code is None or exc.status_code >= 500)
                 if not transient or attempt + 1 >= attempts:
                     raise
                 failed_once = True
                 log.info("POST /buckets/%s/files failed (%s); retrying", self.bucket_id, exc)
-                if self.abort.wait(min(5.0, 0.2 * 2**attempt)):
+                delay = min(5.0, 0.2 * 2**attempt)
+                if not abortable:
+                    time.sleep(delay)
+                elif self.abort.wait(delay):
                     raise Aborted() from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _replace_by_delete(
+        self, stored_name: str, mimetype: str, extra: dict[str, Any]
+    ) -> model.File:
+        """The swap on a Bridge without the ``overwrite`` extension: ``DELETE`` the old
+        entry, then create the new one at once (see the module docstring)."""
+        self.tick()  # the last point where cancel is honoured: nothing has changed yet
+        self.keep_frame = True  # from the delete on, the frame may be the only version
+        file_id = calculate_file_id(self.bucket_id, stored_name)
+        delete_error: StorjError | None = None
+        try:
+            bridge_call(
+                f"DELETE /buckets/{self.bucket_id}/files/{file_id}",
+                lambda: self.client.file_remove(self.bucket_id, file_id),
+                attempts=self.config.bridge_attempts,
+            )
+        except NotFoundError:
+            pass  # already gone (an earlier attempt whose answer was lost, or removed)
+        except StorjError as exc:
+            delete_error = exc  # it may still have happened: the create tells
+        try:
+            return self._post_entry(stored_name, mimetype, extra, abortable=False)
+        except StorjError as exc:
+            if delete_error is not None and name_taken(exc):
+                self.keep_frame = False  # the old entry is still there, untouched
+                raise delete_error from None
+            raise OverwriteError(
+                f"replacing {self.name!r}: this Bridge cannot replace a file in one step, "
+                f"so the old version was deleted, but the new version's entry could not "
+                f"be created ({exc}). The new version is stored in frame {self.frame_id}: "
+                f"recreate its entry with client.bucket_entry_create(error.bucket_id, "
+                f"error.frame_id, error.filename, **error.entry_fields), or upload the "
+                f"file again",
+                bucket_id=self.bucket_id,
+                frame_id=self.frame_id,
+                filename=stored_name,
+                entry_fields={"mimetype": mimetype, **extra},
+            ) from exc
 
     def _existing_entry(self, stored_name: str) -> model.File | None:
         """The entry made by an attempt whose answer was lost, if it uses our frame."""
@@ -742,6 +855,19 @@ class _Upload:
         frame = field(entry, "frame")
         frame_id = field(frame, "id") if frame is not None and not isinstance(frame, str) else frame
         return entry if frame_id == self.frame_id else None
+
+
+def name_taken(exc: BaseException) -> bool:
+    """Whether the Bridge refused an entry because its name is taken: 409 (the local
+    Bridge; a 2018 ``ConflictError``) or MongoDB's duplicate-key error ``E11000``, which
+    the 2018 Bridge answers as 500 (or 400)."""
+    if isinstance(exc, ConflictError):
+        return True
+    return (
+        isinstance(exc, BridgeError)
+        and exc.status_code is not None
+        and "E11000" in (exc.message or "")
+    )
 
 
 def _hash_group(
@@ -778,6 +904,7 @@ def _upload(
     config: TransferConfig | None,
     cancel: CancelToken | None,
     frame_id: str | None,
+    overwrite: bool = False,
 ) -> model.File:
     config = config or DEFAULT_CONFIG
     key = encryption_key_of(client)
@@ -788,8 +915,11 @@ def _upload(
             raise ValueError("the source has no file name: pass name='...'")
         mimetype = mimetype or mimetypes.guess_type(name)[0] or DEFAULT_MIMETYPE
         stored_name = key.encrypt_file_name(bucket_id, name)
-        _check_name_free(client, bucket_id, stored_name, name)
-        upload = _Upload(client, bucket_id, config, progress, cancel)
+        if not overwrite:
+            _check_name_free(client, bucket_id, stored_name, name)
+        upload = _Upload(
+            client, bucket_id, config, progress, cancel, overwrite=overwrite, name=name
+        )
         entry = upload.run(opened, key, stored_name, mimetype, frame_id)
     finally:
         opened.close()
@@ -807,6 +937,7 @@ def upload_file(
     progress: Callable[[int, int], None] | None = None,
     config: TransferConfig | None = None,
     cancel: CancelToken | None = None,
+    overwrite: bool = False,
 ) -> model.File:
     """Upload a file into a bucket the way libstorj does (see the module docstring).
 
@@ -825,10 +956,25 @@ def upload_file(
     :param config: a :class:`TransferConfig` (default: libstorj's settings).
     :param cancel: anything with ``is_set()``; when it becomes true the upload stops,
         is cleaned up and :class:`~storj.exception.TransferCancelledError` is raised.
+    :param overwrite: replace a file of the same name. The old version is kept until
+        the new version's shards are all stored by the farmers; only then is the entry
+        swapped, by metadata calls alone. A failure or cancel before the swap leaves the
+        old version untouched (the new frame is deleted as for any failed upload). On
+        the local Bridge the swap is one request (``"overwrite": true``), so the name
+        always holds the old or the new version. On a Bridge without that extension the
+        old entry is deleted and the new one created at once (retried on 5xx/connection
+        errors; cancel is ignored from the delete on): a crash between those two
+        requests leaves the name empty while the new frame with its stored shards still
+        exists, and a create that fails for good raises
+        :class:`~storj.exception.OverwriteError`, which names that frame. Default: an
+        existing name raises :class:`~storj.exception.ConflictError`.
     :returns: the bucket entry as the Bridge returned it: ``filename`` is the
         **encrypted** name (the id derives from it); the plain name is set as the
         extra attribute ``plaintext_name``.
-    :raises ConflictError: a file with this name already exists in the bucket.
+    :raises ConflictError: a file with this name already exists in the bucket (and
+        ``overwrite`` is false).
+    :raises OverwriteError: ``overwrite`` on a Bridge without the extension: the old
+        entry was deleted and the new one could not be created (see above).
     :raises EncryptionKeyError: the client has no (valid) encryption key.
     :raises TransferError: a shard could not be stored (after ``max_push_attempts``
         farmers), the source changed while it was read, or a temporary file failed.
@@ -844,6 +990,7 @@ def upload_file(
         config=config,
         cancel=cancel,
         frame_id=None,
+        overwrite=overwrite,
     )
 
 

@@ -435,6 +435,12 @@ CASES = {
         },
         "basic", 200, ENTRY, lambda r: isinstance(r, model.File),
     ),
+    "bucket_entry_create_overwrite": (
+        lambda c: c.bucket_entry_create(BUCKET_ID, FRAME_ID, "f", overwrite=True),
+        "POST", f"/buckets/{BUCKET_ID}/files", "",
+        {"frame": FRAME_ID, "filename": "f", "overwrite": True},
+        "basic", 200, ENTRY, lambda r: isinstance(r, model.File),
+    ),
     "exchange_report_send": (
         lambda c: c.exchange_report_send(REPORT),
         "POST", "/reports/exchanges", "", REPORT, "none", 201, {}, lambda r: r is None,
@@ -1089,12 +1095,15 @@ def test_transfer_methods_delegate(monkeypatch):
     assert c.upload_file(BUCKET_ID, "/tmp/x", name="x", progress=None) == "upload_file"
     assert c.download_file(BUCKET_ID, FILE_ID, "/tmp/y") == "download_file"
     assert c.open_file(BUCKET_ID, FILE_ID) == "open_file"
+    assert c.upload_file(BUCKET_ID, "/tmp/x", overwrite=True) == "upload_file"
     assert calls[0] == ("file_upload", (c, BUCKET_ID, "file", "frame"), {})
     assert calls[1] == (
         "upload_file",
         (c, BUCKET_ID, "/tmp/x"),
-        {"name": "x", "mimetype": None, "progress": None, "config": None, "cancel": None},
+        {"name": "x", "mimetype": None, "progress": None, "config": None, "cancel": None,
+         "overwrite": False},
     )
+    assert calls[4][2]["overwrite"] is True
     assert calls[2] == (
         "download_file",
         (c, BUCKET_ID, FILE_ID, "/tmp/y"),

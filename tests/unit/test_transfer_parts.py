@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import stat
 import threading
 
@@ -12,12 +13,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storj.exception import TransferCancelledError
+from storj.exception import (
+    BadRequestError,
+    BridgeServerError,
+    BridgeTransportError,
+    ConflictError,
+    OverwriteError,
+    TransferCancelledError,
+    TransferError,
+)
 from storj.transfer import ShardLayout, TransferConfig
 from storj.transfer._tempfiles import TempFiles, sibling_temp_path
 from storj.transfer.config import DEFAULT_CONFIG
 from storj.transfer.progress import Abort, Aborted, ProgressMeter
-from storj.transfer.upload import _Source
+from storj.transfer.upload import _Source, name_taken
 
 MIB = 1024 * 1024
 
@@ -377,3 +386,40 @@ def test_expected_shards_follows_libstorj_sizing():
     assert expected_shards({"size": 0}) == 0
     assert expected_shards({"size": "12"}) is None
     assert expected_shards({}) is None
+
+
+# ---------------------------------------------------------------------- replacing a file
+
+
+@pytest.mark.parametrize(
+    ("error", "taken"),
+    [
+        (ConflictError("A file with this name already exists", status_code=409), True),
+        (BridgeServerError("E11000 duplicate key error collection: x", status_code=500), True),
+        (BadRequestError("E11000 duplicate key error", status_code=400), True),
+        (BridgeServerError("Internal error", status_code=500), False),
+        (BadRequestError("Frame is already locked", status_code=400), False),
+        (BridgeTransportError("Connection reset"), False),
+    ],
+)
+def test_name_taken_recognises_the_duplicate_answers(error, taken):
+    assert name_taken(error) is taken
+
+
+def test_overwrite_error_carries_the_frame_and_pickles():
+    error = OverwriteError(
+        "replacing 'a': ... frame 0123456789abcdef01234567 ...",
+        bucket_id="b" * 24,
+        frame_id="0123456789abcdef01234567",
+        filename="enc",
+        entry_fields={"mimetype": "text/plain", "index": "00" * 32},
+    )
+    assert isinstance(error, TransferError)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is OverwriteError and str(copy) == str(error)
+    assert (copy.bucket_id, copy.frame_id, copy.filename, copy.entry_fields) == (
+        "b" * 24,
+        "0123456789abcdef01234567",
+        "enc",
+        {"mimetype": "text/plain", "index": "00" * 32},
+    )
