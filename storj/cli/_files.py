@@ -266,7 +266,9 @@ def cp_command(obj: CliContext, paths: tuple[str, ...], recursive: bool, force: 
 
     Uploading into a bucket that does not exist creates it. Recursive copies keep
     relative paths (a directory DIR is stored as DIR/...); an existing destination is
-    only replaced with --force. Ctrl-C cancels cleanly and leaves no partial file.
+    only replaced with --force, and a stored file only once its new version is
+    completely stored (a failed upload leaves the old one). Ctrl-C cancels cleanly and
+    leaves no partial file.
     """
     if len(paths) < 2:
         raise click.UsageError("give a SOURCE and a DESTINATION")

@@ -140,7 +140,14 @@ def upload_one(
     force: bool,
     label: str,
 ) -> Transferred:
-    """Upload ``path`` as ``name``; refuses to replace an existing file unless ``force``."""
+    """Upload ``path`` as ``name``; refuses to replace an existing file unless ``force``.
+
+    A replaced file is never deleted first: the upload stores the new version and then
+    swaps the entry (``Client.upload_file(overwrite=True)``), so a failed or interrupted
+    replacement leaves the old version in place. An old file found under another stored
+    name (a plaintext name written by another tool, so another id) is removed only after
+    the new version is stored.
+    """
     client = obj.client()
     key = obj.encryption_key()
     if not path.is_file():
@@ -151,15 +158,19 @@ def upload_one(
         existing = catalog.find_file_id(client, bucket_id, name, key)
     except NotFoundError:
         existing = None
-    if existing is not None:
-        if not force:
-            raise CommandError(f"{label} already exists; use --force to replace it")
-        client.file_remove(bucket_id, existing)
+    if existing is not None and not force:
+        raise CommandError(f"{label} already exists; use --force to replace it")
     size = path.stat().st_size
     started = time.monotonic()
     bar = ProgressBar(f"upload {label}", enabled=obj.bars)
-    record = upload(client, bucket_id, path, name=name, bar=bar)
-    return Transferred(name, size, time.monotonic() - started, _get(record, "id"))
+    record = upload(client, bucket_id, path, name=name, bar=bar, overwrite=force)
+    file_id = _get(record, "id")
+    if existing is not None and file_id and existing != file_id:
+        try:
+            client.file_remove(bucket_id, existing)
+        except NotFoundError:
+            pass  # removed meanwhile
+    return Transferred(name, size, time.monotonic() - started, file_id)
 
 
 def download_one(

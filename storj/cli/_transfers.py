@@ -83,12 +83,22 @@ def upload(
     *,
     name: str,
     bar: ProgressBar,
+    overwrite: bool = False,
 ) -> Any:
-    """Upload the file at ``path`` as ``name`` (``Client.upload_file``) with a bar and Ctrl-C."""
+    """Upload the file at ``path`` as ``name`` (``Client.upload_file``) with a bar and Ctrl-C.
+
+    With ``overwrite`` a file of the same name is replaced only once the new version is
+    stored (``Client.upload_file(overwrite=True)``); it is never deleted first.
+    """
 
     def work(cancel: threading.Event) -> Any:
         return client.upload_file(
-            bucket_id, str(path), name=name, progress=_until(cancel, bar), cancel=cancel
+            bucket_id,
+            str(path),
+            name=name,
+            progress=_until(cancel, bar),
+            cancel=cancel,
+            overwrite=overwrite,
         )
 
     with bar:

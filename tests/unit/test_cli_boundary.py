@@ -28,7 +28,7 @@ class FakeClient:
     def bucket_files(self, bucket_id):
         return []
 
-    def upload_file(self, bucket_id, source, *, name, progress, cancel):
+    def upload_file(self, bucket_id, source, *, name, progress, cancel, overwrite=False):
         return self.upload(cancel)
 
     def bucket_list(self):
