@@ -34,7 +34,18 @@ Local choices (allowed by §6.3 and §5.4, documented here because clients can s
   an ``error`` object; a missing or wrong secret answers 401 ``{"result": "Not authorized"}``;
 * exchange reports are sent once the farmer's transfers have been quiet for
   ``report_quiet`` seconds (at most ``report_max_delay`` late), mirror reports at once,
-  so that reporting does not compete with a transfer for the machine's CPU.
+  so that reporting does not compete with a transfer for the machine's CPU; they are
+  signed with the farmer headers of §2.7 and carry ``renterId`` (below);
+* an upload of a shard the farmer already stores is received and verified like any
+  other (no ``304``/``SHARD_EXISTS`` shortcut): knowing a hash is not proof of having
+  the bytes, and the verified copy replaces one that may have rotted;
+* a stored shard is kept *for renters* (the Bridge's id of the user whose data it is,
+  sent with ``CONSIGN``/``MIRROR``/``RETRIEVE``/``AUDIT``/``RELEASE``): a renter is
+  recorded when a verified upload or mirror for it completes, and a ``RETRIEVE``,
+  ``AUDIT`` or ``RELEASE`` for a renter that never stored the bytes answers ``Shard data
+  not found``. ``RELEASE {data_hash, renter, remove}`` forgets the renter and, with
+  ``remove``, deletes the shard once no renter keeps it and no upload of it is pending;
+  ``PING`` answers the ``nodeID``.
 
 At :meth:`FarmerNode.start` the farmer registers with the Bridge through ``POST /contacts``
 signed with its secp256k1 identity (the 2018 farmer authentication, §2.7, without the
@@ -245,6 +256,10 @@ class TransferToken:
     data_hash: str
     operation: str
     expires: float
+    #: The Bridge's id of the user whose data this transfer carries (``None``: unscoped).
+    renter: str | None = None
+    #: The most bytes a PUSH may send (the contract's ``data_size``), ``None`` for a PULL.
+    size: int | None = None
 
 
 class TokenError(Exception):
@@ -265,14 +280,24 @@ class TokenStore:
         self._busy: set[str] = set()
         self._lock = threading.Lock()
 
-    def issue(self, data_hash: str, operation: str) -> TransferToken:
-        """Create a token ``hex(RMD160(SHA256(512 random bytes)))`` for ``data_hash``."""
+    def issue(
+        self,
+        data_hash: str,
+        operation: str,
+        *,
+        renter: str | None = None,
+        size: int | None = None,
+    ) -> TransferToken:
+        """Create a token ``hex(RMD160(SHA256(512 random bytes)))`` for ``data_hash``,
+        carrying the ``renter`` it is for and (PUSH) the contracted ``size``."""
         now = self._clock()
         token = TransferToken(
             token=rmd160sha256_hex(secrets.token_bytes(512)),
             data_hash=data_hash,
             operation=operation,
             expires=now + self.ttl,
+            renter=renter,
+            size=size,
         )
         grace = max(self.ttl, 60.0)
         with self._lock:
@@ -328,6 +353,15 @@ class TokenStore:
             self._tokens.pop(token, None)
             self._busy.discard(token)
 
+    def pending(self, data_hash: str, operation: str) -> bool:
+        """True while an unexpired ``operation`` token for ``data_hash`` exists."""
+        now = self._clock()
+        with self._lock:
+            return any(
+                t.data_hash == data_hash and t.operation == operation and t.expires > now
+                for t in self._tokens.values()
+            )
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._tokens)
@@ -338,20 +372,33 @@ class TokenStore:
 # --------------------------------------------------------------------------------------
 
 
+#: A renter recorded for shards stored before renters were recorded (data directories
+#: of storj < 1.1): the Bridge may hand such a shard to the first renter it names with
+#: ``adopt`` (its own records say who owns the copy).
+LEGACY_RENTER = "*"
+
+
 class ContractStore:
-    """Contracts (shard hash → size) and the audit leaves received with them.
+    """Contracts (shard hash → size), the audit leaves received with them, and the
+    renters a stored shard is kept for.
 
     One hash can be consigned several times with different challenges (the same bytes
-    uploaded twice), so every distinct leaf list is kept. A single connection guarded by a
-    lock serves all server threads.
+    uploaded twice), so every distinct leaf list is kept. A shard file is shared by every
+    renter that proved it has the bytes (a verified upload or mirror for that renter); a
+    renter that never did cannot retrieve, audit or release it. A single connection
+    guarded by a lock serves all server threads.
     """
+
+    _VERSION = 2
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
-    def open(self) -> None:
+    def open(self, has_shard: Callable[[str], bool] = lambda data_hash: False) -> None:
+        """Open (creating) the database; shards stored before renters were recorded
+        (``has_shard``) get the :data:`LEGACY_RENTER`."""
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
@@ -365,6 +412,21 @@ class ContractStore:
             " data_hash TEXT NOT NULL, leaves TEXT NOT NULL,"
             " PRIMARY KEY (data_hash, leaves))"
         )
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS renters ("
+            " data_hash TEXT NOT NULL, renter TEXT NOT NULL, PRIMARY KEY (data_hash, renter))"
+        )
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version < self._VERSION:
+            db.execute("BEGIN")
+            for (data_hash,) in db.execute("SELECT data_hash FROM contracts").fetchall():
+                if has_shard(data_hash):
+                    db.execute(
+                        "INSERT OR IGNORE INTO renters (data_hash, renter) VALUES (?, ?)",
+                        (data_hash, LEGACY_RENTER),
+                    )
+            db.execute(f"PRAGMA user_version = {self._VERSION}")
+            db.execute("COMMIT")
         self._db = db
 
     def close(self) -> None:
@@ -379,15 +441,15 @@ class ContractStore:
         return self._db
 
     def put(self, data_hash: str, data_size: int, leaves: list[str], renter: str | None) -> None:
-        """Record (or update) the contract for ``data_hash`` and remember its leaves."""
+        """Record the contract for ``data_hash`` (the first size stays: the bytes of a hash
+        never change) and remember its leaves."""
         with self._lock:
             db = self._conn()
             db.execute("BEGIN")
             try:
                 db.execute(
                     "INSERT INTO contracts (data_hash, data_size, created, renter)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT(data_hash) DO UPDATE SET"
-                    " data_size = excluded.data_size, renter = excluded.renter",
+                    " VALUES (?, ?, ?, ?) ON CONFLICT(data_hash) DO NOTHING",
                     (data_hash, data_size, _now_ms(), renter),
                 )
                 if leaves:
@@ -419,6 +481,52 @@ class ContractStore:
                 .fetchall()
             )
         return [json.loads(r[0]) for r in rows]
+
+    def renters(self, data_hash: str) -> set[str]:
+        """The renters ``data_hash`` is stored for."""
+        with self._lock:
+            rows = (
+                self._conn()
+                .execute("SELECT renter FROM renters WHERE data_hash = ?", (data_hash,))
+                .fetchall()
+            )
+        return {str(r[0]) for r in rows}
+
+    def add_renter(self, data_hash: str, renter: str) -> None:
+        """``renter`` proved it has the bytes of ``data_hash`` (or was adopted)."""
+        with self._lock:
+            self._conn().execute(
+                "INSERT OR IGNORE INTO renters (data_hash, renter) VALUES (?, ?)",
+                (data_hash, renter),
+            )
+
+    def remove_renter(self, data_hash: str, renter: str) -> set[str]:
+        """Forget ``renter`` for ``data_hash``; returns the renters that remain."""
+        with self._lock:
+            db = self._conn()
+            db.execute(
+                "DELETE FROM renters WHERE data_hash = ? AND renter = ?", (data_hash, renter)
+            )
+            rows = db.execute(
+                "SELECT renter FROM renters WHERE data_hash = ?", (data_hash,)
+            ).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def forget(self, data_hash: str) -> None:
+        """Drop the contract, leaves and renters of ``data_hash``."""
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN")
+            try:
+                for table in ("contracts", "audit_trees", "renters"):
+                    db.execute(
+                        f"DELETE FROM {table} WHERE data_hash = ?",  # noqa: S608 - fixed names
+                        (data_hash,),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def count(self) -> int:
         with self._lock:
@@ -682,6 +790,8 @@ class _State:
     reports: _DeferredReports
     mirrors: ThreadPoolExecutor
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: Hashes a MIRROR is copying right now (not released meanwhile).
+    mirroring: set[str] = field(default_factory=set)
     #: The legacy data channel (a :class:`storj.local.channel.ChannelServer`), if served.
     channel: Any = None
 
@@ -703,6 +813,8 @@ class FarmerNode:
         self._public_hex = ""
         self._node_id = ""
         self._identity_lock = threading.Lock()
+        #: Serialises putting a verified shard in place with releasing shards.
+        self._store_lock = threading.Lock()
         self._state: _State | None = None
         self._last_seen = 0
         self._faults: Any = None
@@ -815,7 +927,7 @@ class FarmerNode:
         for leftover in (self.data_dir / "tmp").iterdir():
             leftover.unlink(missing_ok=True)
         contracts = ContractStore(self.data_dir / _DB_FILE)
-        contracts.open()
+        contracts.open(self.has_shard)
         try:
             server = make_server(
                 self.config.host,
@@ -918,7 +1030,7 @@ class FarmerNode:
             return None
         start_ms = _now_ms()
         if operation == PUSH:
-            size = self._require_state().contracts.size(data_hash)
+            size = self._push_limit(record)
             done, integrity = "SHARD_UPLOADED", (CLOSE_FAILED_INTEGRITY, "FAILED_INTEGRITY")
         else:
             size = None
@@ -926,11 +1038,13 @@ class FarmerNode:
 
         def consume() -> None:
             self.tokens.revoke(record.token)
-            self._report(data_hash, SUCCESS, done, start_ms)
+            if operation == PUSH and record.renter is not None:
+                self._require_state().contracts.add_renter(data_hash, record.renter)
+            self._report(data_hash, SUCCESS, done, start_ms, renter=record.renter)
 
         def on_failure(code: int, reason: str) -> None:
             message = integrity[1] if code == integrity[0] else "TRANSFER_FAILED"
-            self._report(data_hash, FAILURE, message, start_ms)
+            self._report(data_hash, FAILURE, message, start_ms, renter=record.renter)
 
         return ChannelGrant(size=size, consume=consume, on_failure=on_failure)
 
@@ -941,7 +1055,25 @@ class FarmerNode:
             return None
 
     def _channel_store_shard(self, data_hash: str, temp: Path) -> None:
-        os.replace(temp, self.shard_path(data_hash))
+        with self._store_lock:
+            os.replace(temp, self.shard_path(data_hash))
+
+    def _push_limit(self, record: TransferToken) -> int | None:
+        """The most bytes a PUSH with ``record`` may send: the size its contract named."""
+        if record.size is not None:
+            return record.size
+        return self._require_state().contracts.size(record.data_hash)
+
+    def _keep(
+        self, state: _State, data_hash: str, verified: Path, size: int, renter: str | None
+    ) -> None:
+        """Move a verified copy of ``data_hash`` into place and keep it for ``renter``
+        (atomically with respect to :meth:`_release`)."""
+        with self._store_lock:
+            os.replace(verified, self.shard_path(data_hash))
+            state.contracts.put(data_hash, size, [], renter)
+            if renter is not None:
+                state.contracts.add_renter(data_hash, renter)
 
     # ----------------------------------------------------------------- Bridge calls
 
@@ -966,17 +1098,7 @@ class FarmerNode:
         if channel is not None:
             fields["channel"] = channel
         body = json.dumps(fields, separators=(",", ":")).encode("utf-8")
-        timestamp = _now_ms()
-        private = self._private_key()
-        headers = {
-            "Content-Type": "application/json",
-            "x-node-id": self.node_id,
-            "x-node-pubkey": self.public_key,
-            "x-node-timestamp": str(timestamp),
-            "x-node-signature": keys.sign(
-                private, registration_message("POST", url, timestamp, body)
-            ),
-        }
+        headers = {"Content-Type": "application/json", **self.signed_headers("POST", url, body)}
         try:
             with _local_session() as session:
                 response = session.post(
@@ -1024,10 +1146,14 @@ class FarmerNode:
         start_ms: int,
         client_id: str | None = None,
         *,
+        renter: str | None = None,
         urgent: bool = False,
     ) -> None:
         """Queue an exchange report (§4.10, §6.5) for the background sender
-        (:class:`_DeferredReports`; ``urgent`` for the mirror reports the Bridge waits for)."""
+        (:class:`_DeferredReports`; ``urgent`` for the mirror reports the Bridge waits for).
+
+        ``renterId`` (a local extension) names the renter the transfer was for, so the
+        Bridge knows whose copy a success confirms."""
         state = self._state
         if state is None or not self.config.bridge_url:
             return
@@ -1042,6 +1168,8 @@ class FarmerNode:
         }
         if client_id:
             report["clientId"] = client_id
+        if renter:
+            report["renterId"] = renter
         state.reports.submit(report, urgent=urgent)
 
     def _report_sender(self) -> _DeferredReports:
@@ -1058,10 +1186,31 @@ class FarmerNode:
             on_close=session.close,
         )
 
+    def signed_headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
+        """The farmer authentication headers of §2.7 for a request to the Bridge:
+        ``x-node-id``, ``x-node-pubkey``, ``x-node-timestamp`` and ``x-node-signature`` over
+        ``METHOD ‖ url ‖ timestamp ‖ body``."""
+        timestamp = _now_ms()
+        private = self._private_key()
+        return {
+            "x-node-id": self.node_id,
+            "x-node-pubkey": self.public_key,
+            "x-node-timestamp": str(timestamp),
+            "x-node-signature": keys.sign(
+                private, registration_message(method, url, timestamp, body)
+            ),
+        }
+
     def _send_report(self, report: dict[str, Any], session: requests.Session) -> None:
+        """``POST /reports/exchanges``, signed as this farmer (§2.7) so that the Bridge can
+        trust what the report says about this farmer's copies."""
         url = str(self.config.bridge_url).rstrip("/") + "/reports/exchanges"
+        body = json.dumps(report, separators=(",", ":")).encode("utf-8")
+        headers = {"Content-Type": "application/json", **self.signed_headers("POST", url, body)}
         try:
-            response = session.post(url, json=report, timeout=self.config.request_timeout)
+            response = session.post(
+                url, data=body, headers=headers, timeout=self.config.request_timeout
+            )
             if response.status_code not in (200, 201):
                 log.warning(
                     "exchange report %s for %s refused: %s %s",
@@ -1163,17 +1312,15 @@ class FarmerNode:
     def _upload(
         self, record: TransferToken, environ: dict[str, Any], client_id: str | None
     ) -> _Reply:
-        state = self._require_state()
         start_ms = _now_ms()
         data_hash = record.data_hash
-        limit = state.contracts.size(data_hash)
+        limit = self._push_limit(record)
         if limit is None:
             return _result(404, f"No contract for shard {data_hash}")
-        final = self.shard_path(data_hash)
-        if final.is_file():
-            self.tokens.revoke(record.token)
-            self._report(data_hash, SUCCESS, "SHARD_EXISTS", start_ms, client_id)
-            return 304, [], []
+        renter = record.renter
+        # An existing copy is not taken as proof: whoever pushes must send the bytes (a
+        # client that only knows the hash must not gain another renter's data), and a
+        # verified push replaces a copy that may have rotted.
         stream = get_input_stream(environ, safe_fallback=True)
         fd, tmp_name = tempfile.mkstemp(prefix=data_hash + ".", dir=self.data_dir / "tmp")
         tmp = Path(tmp_name)
@@ -1182,23 +1329,23 @@ class FarmerNode:
                 hasher = _copy_limited(_read_chunks(stream), out, limit)
         except _TooLarge:
             tmp.unlink(missing_ok=True)
-            self._report(data_hash, FAILURE, "FAILED_INTEGRITY", start_ms, client_id)
+            self._report(data_hash, FAILURE, "FAILED_INTEGRITY", start_ms, client_id, renter=renter)
             return _result(400, MSG_TOO_LARGE)
         except (OSError, ClientDisconnected, ValueError) as exc:
             tmp.unlink(missing_ok=True)
             log.info("upload of %s interrupted: %s", data_hash, exc)
-            self._report(data_hash, FAILURE, "TRANSFER_FAILED", start_ms, client_id)
+            self._report(data_hash, FAILURE, "TRANSFER_FAILED", start_ms, client_id, renter=renter)
             return _result(400, "The upload was interrupted before the end of the shard")
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         if hasher.hexdigest() != data_hash:
             tmp.unlink(missing_ok=True)
-            self._report(data_hash, FAILURE, "FAILED_INTEGRITY", start_ms, client_id)
+            self._report(data_hash, FAILURE, "FAILED_INTEGRITY", start_ms, client_id, renter=renter)
             return _result(400, MSG_HASH_MISMATCH)
-        os.replace(tmp, final)
+        self._keep(self._require_state(), data_hash, tmp, limit, renter)
         self.tokens.revoke(record.token)
-        self._report(data_hash, SUCCESS, "SHARD_UPLOADED", start_ms, client_id)
+        self._report(data_hash, SUCCESS, "SHARD_UPLOADED", start_ms, client_id, renter=renter)
         return _result(200, MSG_COMPLETED)
 
     def _download(self, record: TransferToken, client_id: str | None) -> _Reply:
@@ -1216,11 +1363,15 @@ class FarmerNode:
 
         def complete() -> None:
             self.tokens.revoke(record.token)
-            self._report(data_hash, SUCCESS, "SHARD_DOWNLOADED", start_ms, client_id)
+            self._report(
+                data_hash, SUCCESS, "SHARD_DOWNLOADED", start_ms, client_id, renter=record.renter
+            )
 
         def failed(exc: Exception) -> None:
             log.error("reading shard %s failed: %s", data_hash, exc)
-            self._report(data_hash, FAILURE, "READ_FAILED", start_ms, client_id)
+            self._report(
+                data_hash, FAILURE, "READ_FAILED", start_ms, client_id, renter=record.renter
+            )
 
         headers = [
             ("Content-Type", "application/octet-stream"),
@@ -1265,6 +1416,8 @@ class FarmerNode:
             "RETRIEVE": self._retrieve,
             "MIRROR": self._mirror,
             "AUDIT": self._audit,
+            "RELEASE": self._release,
+            "PING": self._ping,
         }
         handler = handlers.get(message["method"].upper())
         if handler is None:
@@ -1295,27 +1448,52 @@ class FarmerNode:
 
     @staticmethod
     def _renter(params: dict[str, Any]) -> str | None:
-        contact = params.get("contact")
-        if isinstance(contact, dict) and isinstance(contact.get("nodeID"), str):
-            return str(contact["nodeID"])
-        return None
+        """``params["renter"]``: the Bridge's id of the user the call is for (40 hex), or
+        ``None`` when the call is not scoped to a renter."""
+        renter = params.get("renter")
+        if renter is None:
+            return None
+        if not is_node_id(renter):
+            raise _ControlError("Invalid renter: expected 40 hex characters")
+        return str(renter)
+
+    def _check_renter(
+        self, state: _State, data_hash: str, renter: str | None, adopt: bool
+    ) -> None:
+        """The shard must be stored for ``renter`` (any renter when unscoped); with
+        ``adopt`` a shard kept for the :data:`LEGACY_RENTER` is taken over by ``renter``."""
+        if renter is None:
+            return
+        renters = state.contracts.renters(data_hash)
+        if renter in renters:
+            return
+        if adopt and LEGACY_RENTER in renters:
+            state.contracts.add_renter(data_hash, renter)
+            return
+        raise _ControlError("Shard data not found")
 
     def _consign(self, params: dict[str, Any]) -> dict[str, Any]:
-        """CONSIGN: store the contract and leaves, issue a PUSH token."""
+        """CONSIGN: store the contract and leaves, issue a PUSH token for the renter."""
         data_hash, size, tree = self._contract_params(params)
-        self._require_state().contracts.put(data_hash, size, tree, self._renter(params))
-        return {"token": self.tokens.issue(data_hash, PUSH).token}
+        renter = self._renter(params)
+        self._require_state().contracts.put(data_hash, size, tree, renter)
+        return {"token": self.tokens.issue(data_hash, PUSH, renter=renter, size=size).token}
 
     def _retrieve(self, params: dict[str, Any]) -> dict[str, Any]:
-        """RETRIEVE: issue a PULL token for a shard this farmer holds."""
+        """RETRIEVE: issue a PULL token for a shard this farmer holds for the renter."""
         data_hash = _hash_param(params)
-        if self._require_state().contracts.size(data_hash) is None or not self.has_shard(data_hash):
+        renter = self._renter(params)
+        state = self._require_state()
+        if state.contracts.size(data_hash) is None or not self.has_shard(data_hash):
             raise _ControlError("Shard data not found")
-        return {"token": self.tokens.issue(data_hash, PULL).token}
+        self._check_renter(state, data_hash, renter, params.get("adopt") is True)
+        return {"token": self.tokens.issue(data_hash, PULL, renter=renter).token}
 
     def _mirror(self, params: dict[str, Any]) -> dict[str, Any]:
-        """MIRROR: accept the contract, then copy the shard from ``farmer`` in the background."""
+        """MIRROR: accept the contract, then copy the shard from ``farmer`` in the background
+        (the copy is kept for ``renter`` once its size and hash are verified)."""
         data_hash, size, tree = self._contract_params(params)
+        renter = self._renter(params)
         token = params.get("token")
         source = params.get("farmer")
         if not isinstance(token, str) or not token:
@@ -1327,22 +1505,66 @@ class FarmerNode:
         ):
             raise _ControlError("Invalid farmer: expected a contact with address and port")
         state = self._require_state()
-        state.contracts.put(data_hash, size, tree, self._renter(params))
+        state.contracts.put(data_hash, size, tree, renter)
         try:
-            state.mirrors.submit(self._pull_mirror, state, data_hash, size, token, dict(source))
+            state.mirrors.submit(
+                self._pull_mirror, state, data_hash, size, token, dict(source), renter
+            )
         except RuntimeError as exc:
             raise _ControlError("The farmer is stopping") from exc
         return {}
 
+    def _release(self, params: dict[str, Any]) -> dict[str, Any]:
+        """RELEASE: the renter no longer needs the shard. With ``remove`` (the Bridge holds
+        no contract for it on this farmer any more) the shard file, its contract and leaves
+        are deleted once no other renter keeps it and no upload of it is pending.
+
+        Answers ``{"deleted": bool, "bytes": n}`` (bytes freed on disk).
+        """
+        data_hash = _hash_param(params)
+        renter = self._renter(params)
+        state = self._require_state()
+        with self._store_lock:
+            remaining = (
+                state.contracts.remove_renter(data_hash, renter)
+                if renter is not None
+                else state.contracts.renters(data_hash)
+            )
+            if (
+                params.get("remove") is not True
+                or remaining - {LEGACY_RENTER}
+                or self.tokens.pending(data_hash, PUSH)
+                or data_hash in state.mirroring
+            ):
+                return {"deleted": False, "bytes": 0}
+            path = self.shard_path(data_hash)
+            try:
+                freed = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                freed = 0
+            state.contracts.forget(data_hash)
+        return {"deleted": True, "bytes": freed}
+
+    def _ping(self, params: dict[str, Any]) -> dict[str, Any]:
+        """PING: the farmer is up; answers its ``nodeID``."""
+        return {"nodeID": self.node_id}
+
     def _pull_mirror(
-        self, state: _State, data_hash: str, size: int, token: str, source: dict[str, Any]
+        self,
+        state: _State,
+        data_hash: str,
+        size: int,
+        token: str,
+        source: dict[str, Any],
+        renter: str | None,
     ) -> None:
+        """Copy the shard from ``source``; a verified copy is kept for ``renter`` (even when
+        a copy is already here: it may have rotted, and a verified one replaces it)."""
         start_ms = _now_ms()
         source_id = source.get("nodeID") if is_node_id(source.get("nodeID")) else None
-        final = self.shard_path(data_hash)
-        if final.is_file():
-            self._report(data_hash, SUCCESS, "MIRROR_SUCCESS", start_ms, source_id, urgent=True)
-            return
+        with self._store_lock:
+            state.mirroring.add(data_hash)
         address = str(source["address"])
         host = f"[{address}]" if ":" in address else address
         url = f"http://{host}:{source['port']}/shards/{data_hash}"
@@ -1374,7 +1596,7 @@ class FarmerNode:
                     hasher = _copy_limited(chunks, out, size)
             if hasher.size != size or hasher.hexdigest() != data_hash:
                 raise OSError("mirrored data does not match the shard's size and hash")
-            os.replace(tmp, final)
+            self._keep(state, data_hash, tmp, size, renter)
             ok = True
         except (OSError, requests.RequestException, _TooLarge) as exc:
             log.warning("mirror of %s from %s failed: %s", data_hash, url, exc or "too large")
@@ -1385,9 +1607,17 @@ class FarmerNode:
                 os.close(fd)
             if not ok:
                 tmp.unlink(missing_ok=True)
+            with self._store_lock:
+                state.mirroring.discard(data_hash)
         message = "MIRROR_SUCCESS" if ok else "MIRROR_FAILED"
         self._report(
-            data_hash, SUCCESS if ok else FAILURE, message, start_ms, source_id, urgent=True
+            data_hash,
+            SUCCESS if ok else FAILURE,
+            message,
+            start_ms,
+            source_id,
+            renter=renter,
+            urgent=True,
         )
 
     @staticmethod
@@ -1400,10 +1630,11 @@ class FarmerNode:
             yield chunk
 
     def _audit(self, params: dict[str, Any]) -> dict[str, Any]:
-        """AUDIT: one proof per ``{data_hash, challenge}``, in order (§7.4).
+        """AUDIT: one proof per ``{data_hash, challenge, renter?, adopt?}``, in order (§7.4).
 
-        A shard this farmer cannot prove (missing, or no stored leaf matches) gets
-        ``null`` in ``proofs`` and its reason at the same index of ``errors``.
+        A shard this farmer cannot prove (missing, not stored for the renter, or no stored
+        leaf matches) gets ``null`` in ``proofs`` and its reason at the same index of
+        ``errors``.
         """
         from storj import merkle
 
@@ -1417,10 +1648,12 @@ class FarmerNode:
             if not isinstance(audit, dict):
                 raise _ControlError("Invalid audit: expected {data_hash, challenge}")
             data_hash = _hash_param(audit)
+            renter = self._renter(audit)
             challenge = audit.get("challenge")
             if not isinstance(challenge, str) or not _HEX64.match(challenge):
                 raise _ControlError("Invalid challenge: expected 64 hex characters")
             try:
+                self._check_renter(state, data_hash, renter, audit.get("adopt") is True)
                 proofs.append(self._prove(merkle, state, data_hash, bytes.fromhex(challenge)))
                 errors.append(None)
             except _ControlError as exc:

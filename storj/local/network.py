@@ -22,6 +22,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,6 +108,8 @@ class LocalNetwork:
         serves one (``FarmerConfig.legacy_channel``) and the Bridge hands them out
         (``BridgeConfig.legacy_channels``: ``True`` next to ``farmer``, ``"only"`` in
         download pointers without ``farmer``, the pre-December-2016 shape).
+    :param clock: the Bridge's clock (seconds since the epoch, ``time.time`` by default);
+        tests move it to make expiry and repair deadlines pass without waiting.
     :param bridge_options: any other :class:`storj.local.bridge.BridgeConfig` field.
 
     Nothing happens until :meth:`start` (or ``with``).
@@ -122,6 +125,7 @@ class LocalNetwork:
         auto_activate: bool = True,
         mirror_redundancy: int | None = None,
         legacy_channels: bool | str = False,
+        clock: Callable[[], float] = time.time,
         **bridge_options: Any,
     ) -> None:
         if farmers < 1:
@@ -134,6 +138,7 @@ class LocalNetwork:
         self.mirror_redundancy = mirror_redundancy
         self.legacy_channels = legacy_channels
         self.bridge_options = bridge_options
+        self.clock = clock
         self.bridge: BridgeServer | None = None
         self.farmers: list[FarmerNode] = []
         #: Seconds the last :meth:`start` took (Bridge up and every farmer registered).
@@ -182,7 +187,8 @@ class LocalNetwork:
                 control_secret=secret,
                 legacy_channels=self.legacy_channels,
                 **options,
-            )
+            ),
+            clock=self.clock,
         )
         bridge.start()
         self.bridge = bridge
@@ -219,6 +225,9 @@ class LocalNetwork:
 
     def stop(self) -> None:
         """Stop the farmers (in parallel), then the Bridge. Data stays on disk."""
+        if self.bridge is not None and self.bridge.running:
+            # no maintenance pass may see the farmers go and count their copies as lost
+            self.bridge.services.maintenance.stop()
         nodes = [n for n in self.farmers if n.running]
         if nodes:
             with ThreadPoolExecutor(len(nodes), thread_name_prefix="storj-network-stop") as pool:
@@ -288,8 +297,13 @@ class LocalNetwork:
         return list(self._require_bridge().outbox(email))
 
     def audit(self) -> Any:
-        """Audit every stored shard (delegates to ``BridgeServer.audit_all``)."""
+        """Audit every copy a file depends on (delegates to ``BridgeServer.audit_all``)."""
         return self._require_bridge().audit_all()
+
+    def maintain(self) -> Any:
+        """Run one maintenance pass: liveness, verification, repair, garbage collection
+        (delegates to ``BridgeServer.maintain``; returns its ``PassReport``)."""
+        return self._require_bridge().maintain()
 
     # ------------------------------------------------------------------ internals
 

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from storj import api, keys, merkle
 from storj.local.bridge import BridgeServer
+from storj.local.bridge.util import renter_id
 from tests.integration.test_bridge_api import (
     EMAIL,
     PASSWORD,
@@ -96,13 +97,13 @@ class FakeFarmer:
             self.server.server_close()
             self.server = None
 
-    def register(self) -> dict:
-        body = json.dumps(
-            {"address": "127.0.0.1", "port": self.port, "protocol": "1.2.0", "userAgent": "fake"}
-        ).encode()
+    def signed_post(self, path: str, payload: dict) -> requests.Response:
+        """POST to the Bridge with the farmer headers of §2.7."""
+        body = json.dumps(payload).encode()
         stamp = str(int(time.time() * 1000))
-        url = self.bridge_url + "/contacts"
+        url = self.bridge_url + path
         headers = {
+            "Content-Type": "application/json",
             "x-node-id": self.node_id,
             "x-node-pubkey": keys.public_key_hex(self.private),
             "x-node-timestamp": stamp,
@@ -110,7 +111,13 @@ class FakeFarmer:
                 self.private, b"POST" + url.encode() + stamp.encode() + body
             ),
         }
-        response = requests.post(url, data=body, headers=headers, timeout=5)
+        return requests.post(url, data=body, headers=headers, timeout=5)
+
+    def register(self) -> dict:
+        response = self.signed_post(
+            "/contacts",
+            {"address": "127.0.0.1", "port": self.port, "protocol": "1.2.0", "userAgent": "fake"},
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -136,7 +143,7 @@ class FakeFarmer:
         operation = "PUSH" if request.method == "POST" else "PULL"
         with self.lock:
             granted = self.tokens.get(token or "")
-        if granted != (data_hash, operation):
+        if granted is None or granted[:2] != (data_hash, operation):
             return self.reply({"result": "The supplied token is not accepted"}, 401)
         if operation == "PUSH":
             data = request.get_data()
@@ -147,6 +154,7 @@ class FakeFarmer:
             with self.lock:
                 self.shards[data_hash] = data
                 del self.tokens[token]
+            self.report_own(data_hash, "SHARD_UPLOADED", granted[2])
             return self.reply({"result": "Consignment completed"})
         with self.lock:
             data = self.shards.get(data_hash)
@@ -171,16 +179,39 @@ class FakeFarmer:
 
     # -- control methods
 
-    def issue(self, data_hash: str, operation: str) -> str:
+    def issue(self, data_hash: str, operation: str, renter: str | None = None) -> str:
         token = os.urandom(20).hex()
         with self.lock:
-            self.tokens[token] = (data_hash, operation)
+            self.tokens[token] = (data_hash, operation, renter)
         return token
 
+    def report_own(self, data_hash: str, message: str, renter: str | None) -> None:
+        """The signed report a farmer sends about its own copy (§2.7 headers, renterId)."""
+        now = int(time.time() * 1000)
+        report = {
+            "dataHash": data_hash,
+            "reporterId": self.node_id,
+            "farmerId": self.node_id,
+            "exchangeStart": now,
+            "exchangeEnd": now,
+            "exchangeResultCode": 1000,
+            "exchangeResultMessage": message,
+            "renterId": renter,
+        }
+        self.signed_post("/reports/exchanges", report)
+
     def consign(self, params: dict) -> dict:
-        assert set(params) == {"data_hash", "data_size", "audit_tree"}
+        assert set(params) == {"data_hash", "data_size", "audit_tree", "renter"}
         self.trees[params["data_hash"]] = params["audit_tree"]
-        return {"token": self.issue(params["data_hash"], "PUSH")}
+        return {"token": self.issue(params["data_hash"], "PUSH", params["renter"])}
+
+    def ping(self, params: dict) -> dict:
+        return {"nodeID": self.node_id}
+
+    def release(self, params: dict) -> dict:
+        with self.lock:
+            data = self.shards.pop(params["data_hash"], None) if params["remove"] else None
+        return {"deleted": data is not None, "bytes": len(data or b"")}
 
     def retrieve(self, params: dict) -> dict | str:
         if params["data_hash"] not in self.shards:
@@ -212,8 +243,9 @@ class FakeFarmer:
             "exchangeEnd": int(time.time() * 1000),
             "exchangeResultCode": 1000 if ok else 1100,
             "exchangeResultMessage": "MIRROR_SUCCESS" if ok else "MIRROR_FAILED",
+            "renterId": params["renter"],
         }
-        requests.post(self.bridge_url + "/reports/exchanges", json=report, timeout=5)
+        self.signed_post("/reports/exchanges", report)
 
     def audit(self, params: dict) -> dict:
         proofs = []
@@ -243,6 +275,8 @@ class Network:
 
 
 def start_network(tmp_path, farmers: int = 3, scheme: str = "2017", **options) -> Network:
+    options.setdefault("farmer_lost_after", 0)
+    options.setdefault("repair_interval", 0)
     bridge = BridgeServer(make_config(tmp_path, farmer_timeout=2.0, **options)).start()
     nodes = [FakeFarmer(bridge.url, scheme=scheme).start() for _ in range(farmers)]
     for node in nodes:
@@ -378,7 +412,12 @@ def test_appendix_a_exchange(tmp_path):
         # the farmer got the contract with the leaves, as the control RPC defines it
         assert farmer.calls[-1] == (
             "CONSIGN",
-            {"data_hash": HELLO_HASH, "data_size": 13, "audit_tree": TREE_2016},
+            {
+                "data_hash": HELLO_HASH,
+                "data_size": 13,
+                "audit_tree": TREE_2016,
+                "renter": renter_id(EMAIL),
+            },
         )
 
         sent = requests.post(
@@ -572,7 +611,6 @@ def test_automatic_mirroring_after_upload_report(tmp_path):
         client = new_user(network.bridge)
         bucket, entry, [pointer] = store_file(client, [b"mirror me"])
         origin = pointer["farmer"]["nodeID"]
-        report(client, pointer["hash"], origin)
         path = f"/buckets/{bucket['id']}/files/{entry['id']}/mirrors"
 
         def established():
@@ -601,15 +639,21 @@ def test_automatic_mirroring_after_upload_report(tmp_path):
         network.by_id[origin].stop()
         [pull] = client.get(f"/buckets/{bucket['id']}/files/{entry['id']}").json()
         assert pull["farmer"]["nodeID"] in holders - {origin}
-        # a download error makes the Bridge restore the third copy elsewhere
+        # a client's download error only has the copy verified: unreachable is not bad
         report(client, pointer["hash"], origin, message="DOWNLOAD_ERROR", code=1100)
-        wait_for(lambda: len(client.get(path).json()[0]["established"]) == 4)
-        assert all(pointer["hash"] in f.shards for f in network.farmers)
-        # audits: three copies answer, the stopped farmer does not
         result = network.bridge.audit_all()
         statuses = {r["nodeID"]: r["status"] for r in result["results"]}
         assert statuses.pop(origin) == "unreachable"
-        assert set(statuses.values()) == {"ok"} and len(statuses) == 3
+        assert set(statuses.values()) == {"ok"} and len(statuses) == 2
+        # the lost farmer's copy is replaced by repair (farmer_lost_after=0 here)
+        assert network.bridge.maintain().copies_lost == 1
+        wait_for(lambda: all(pointer["hash"] in f.shards for f in network.farmers if f.server))
+        network.bridge.maintain()  # the bad copy was dropped when the mirror was established
+        listing = client.get(path).json()[0]
+        assert origin not in {m["contact"]["nodeID"] for m in listing["established"]}
+        assert len(listing["established"]) == 3
+        result = network.bridge.audit_all()
+        assert (result["audited"], result["ok"]) == (3, 3)
     finally:
         stop_network(network)
 
@@ -688,3 +732,58 @@ def test_shards_of_one_frame_are_spread_over_farmers(net):
         # re-sending index 0 replaces it: only the holders of the other shards are avoided
         again = client.put(f"/frames/{frame['id']}", json=shard_body(b"other", 0)).json()
         assert again["farmer"]["nodeID"] == holders[0]
+
+
+# ----------------------------------------------------------------------------- report trust
+
+
+def test_unauthenticated_reports_cannot_settle_mirrors_or_confirm_copies(net, monkeypatch):
+    client = new_user(net.bridge)
+    store = net.bridge.services.store
+    bucket, entry, [pointer] = store_file(client, [b"watched"])
+    origin = net.by_id[pointer["farmer"]["nodeID"]]
+    wait_for(lambda: all(c["confirmed"] for c in store.contracts_for(pointer["hash"], EMAIL)))
+    for farmer in net.farmers:  # mirrors stay pending: the targets never pull
+        monkeypatch.setattr(farmer, "pull_mirror", lambda params: None)
+    client.post(f"/buckets/{bucket['id']}/mirrors", json={"file": entry["id"], "redundancy": 1})
+    path = f"/buckets/{bucket['id']}/files/{entry['id']}/mirrors"
+    [target] = wait_for(lambda: client.get(path).json()[0]["available"])
+    anon = Http(net.bridge.url)
+    forged = {
+        "dataHash": pointer["hash"],
+        "reporterId": target["contact"]["nodeID"],
+        "farmerId": target["contact"]["nodeID"],
+        "exchangeStart": 1,
+        "exchangeEnd": 2,
+        "exchangeResultCode": 1100,
+        "exchangeResultMessage": "MIRROR_FAILED",
+        "renterId": renter_id(EMAIL),
+    }
+    assert anon.post("/reports/exchanges", json=forged).status_code == 201
+    def pending() -> list[str]:
+        return [m["contact"]["nodeID"] for m in client.get(path).json()[0]["available"]]
+
+    assert pending() == [target["contact"]["nodeID"]]  # still pending
+    # farmer headers that do not verify are refused outright
+    bad = dict(json.loads(json.dumps(forged)))
+    response = requests.post(
+        net.bridge.url + "/reports/exchanges",
+        json=bad,
+        headers={
+            "x-node-id": target["contact"]["nodeID"],
+            "x-node-pubkey": keys.public_key_hex(origin.private),
+            "x-node-timestamp": str(int(time.time() * 1000)),
+            "x-node-signature": "30" * 8,
+        },
+        timeout=5,
+    )
+    assert response.status_code == 401
+    assert pending() == [target["contact"]["nodeID"]]
+
+    # a copy is confirmed only by its own farmer's signed report, not by a client's
+    monkeypatch.setattr(FakeFarmer, "report_own", lambda self, *args: None)
+    frame = client.post("/frames", json={}).json()
+    quiet = upload(client, frame["id"], b"unconfirmed", 0)
+    report(anon, quiet["hash"], quiet["farmer"]["nodeID"])
+    [copy] = store.contracts_for(quiet["hash"], EMAIL)
+    assert copy["confirmed"] == 0

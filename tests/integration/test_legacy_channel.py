@@ -451,7 +451,7 @@ def test_store_migrates_a_version_1_database(tmp_path: Path) -> None:
     )
     conn.commit()
     conn.close()
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION >= 2
     store = Store(path).open()
     try:
         contact = store.get_contact("n")
@@ -462,7 +462,7 @@ def test_store_migrates_a_version_1_database(tmp_path: Path) -> None:
     finally:
         store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     conn.close()
 
 

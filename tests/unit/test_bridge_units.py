@@ -387,3 +387,57 @@ def test_store_json_columns(store):
         "Active",
     )
     assert json.loads(json.dumps(got))  # plain JSON-able values
+
+
+# ----------------------------------------------------------------------------- schema 3
+
+
+def _version_2_database(path) -> None:
+    """A Bridge database as storj 1.0 wrote it: contracts keyed by (hash, farmer)."""
+    from storj.local.bridge.store import MIGRATIONS
+
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for migrate in MIGRATIONS[:2]:
+        migrate(conn)
+    conn.execute("INSERT INTO schema_version (version) VALUES (2)")
+    for frame, email in (("f" * 24, "alice@example.com"), ("e" * 24, "bob@example.com")):
+        conn.execute(
+            "INSERT INTO frames (id, user_email, created, locked) VALUES (?, ?, 1, 1)",
+            (frame, email),
+        )
+        conn.execute(
+            "INSERT INTO pointers (id, frame, idx, hash, size, tree, challenges, node_id, created)"
+            " VALUES (?, ?, 0, ?, 5, '[]', '[]', 'n1', 1)",
+            ("p" + frame[1:], frame, "ab" * 20),
+        )
+    for data_hash in ("ab" * 20, "cd" * 20):
+        conn.execute(
+            "INSERT INTO contracts (id, hash, node_id, data_size, store_begin, store_end,"
+            " audit_count, leaves, challenges, confirmed, created)"
+            " VALUES (?, ?, 'n1', 5, 1, 2, 1, '[]', '[]', 1, 1)",
+            (data_hash[:24], data_hash),
+        )
+    conn.commit()
+    conn.close()
+
+
+def test_schema_3_gives_every_contract_its_owners(tmp_path):
+    path = tmp_path / "bridge.sqlite3"
+    _version_2_database(path)
+    store = Store(path).open()
+    try:
+        assert SCHEMA_VERSION == 3
+        shared = store.contracts_at("n1", "ab" * 20)
+        assert [c["owner"] for c in shared] == ["alice@example.com", "bob@example.com"]
+        assert all(c["legacy"] == 1 and c["confirmed"] == 1 for c in shared)
+        assert len({c["id"] for c in shared}) == 2
+        # nobody's frame points at the other hash: it waits for garbage collection
+        [orphan] = store.contracts_at("n1", "cd" * 20)
+        assert orphan["owner"] == ""
+        assert [c["hash"] for c in store.drop_unreferenced(now=5)] == ["cd" * 20]
+        [release] = store.pending_releases()
+        assert (release["node_id"], release["hash"], release["still_used"]) == ("n1", "cd" * 20, 0)
+        assert store.get_frame("f" * 24)["updated"] == 1
+    finally:
+        store.close()

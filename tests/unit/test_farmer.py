@@ -10,6 +10,7 @@ import http.client
 import json
 import logging
 import os
+import sqlite3
 import stat
 import threading
 import time
@@ -490,15 +491,26 @@ def test_shorter_body_with_the_right_hash_is_accepted(farmer):
     assert post_shard(farmer, HELLO_HASH, token, HELLO).status_code == 200
 
 
-def test_already_stored_answers_304(farmer, bridge):
+def test_already_stored_shard_must_be_sent_again(farmer, bridge):
+    """Knowing a stored shard's hash is no proof of having its bytes: a second upload is
+    received and verified like the first (no 304/SHARD_EXISTS shortcut)."""
     assert post_shard(farmer, HELLO_HASH, consign(farmer, HELLO), HELLO).status_code == 200
-    token = consign(farmer, HELLO)
-    response = post_shard(farmer, HELLO_HASH, token, HELLO)
-    assert response.status_code == 304
-    assert response.content == b""
-    report = wait_for(lambda: len(bridge.reports()) >= 2 and bridge.reports())[-1]
-    assert report["exchangeResultMessage"] == "SHARD_EXISTS"
+    response = post_shard(farmer, HELLO_HASH, consign(farmer, HELLO), b"")
+    assert response.status_code == 400
+    assert response.json() == {"result": MSG_HASH_MISMATCH}
+    response = post_shard(farmer, HELLO_HASH, consign(farmer, HELLO), HELLO)
+    assert (response.status_code, response.json()) == (200, {"result": MSG_COMPLETED})
+    report = wait_for(lambda: len(bridge.reports()) >= 3 and bridge.reports())[-1]
+    assert report["exchangeResultMessage"] == "SHARD_UPLOADED"
     assert report["exchangeResultCode"] == 1000
+
+
+def test_verified_upload_replaces_a_rotten_copy(farmer):
+    assert post_shard(farmer, HELLO_HASH, consign(farmer, HELLO), HELLO).status_code == 200
+    path = farmer.data_dir / "shards" / HELLO_HASH
+    path.write_bytes(b"bit rot")
+    assert post_shard(farmer, HELLO_HASH, consign(farmer, HELLO), HELLO).status_code == 200
+    assert path.read_bytes() == HELLO
 
 
 def test_chunked_upload(farmer):
@@ -931,3 +943,111 @@ def test_an_urgent_report_sends_the_queue_at_once_and_close_flushes():
     assert [n for _, n in sent] == ["a", "b", "c"]
     reports.submit({"n": "late"})  # after close: dropped
     assert len(sent) == 3
+
+
+# --------------------------------------------------------------------------- renters
+
+
+ALICE = "a" * 40
+BOB = "b" * 40
+
+
+def consign_for(farmer: FarmerNode, data: bytes, renter: str) -> str:
+    params = {
+        "data_hash": api.rmd160sha256_hex(data),
+        "data_size": len(data),
+        "audit_tree": [],
+        "renter": renter,
+    }
+    return control(farmer, "CONSIGN", params).json()["result"]["token"]
+
+
+def call(farmer: FarmerNode, method: str, **params) -> dict:
+    return control(farmer, method, params).json()
+
+
+def test_a_renter_that_never_sent_the_bytes_gets_nothing(farmer):
+    assert post_shard(farmer, HELLO_HASH, consign_for(farmer, HELLO, ALICE), HELLO).ok
+    consign_for(farmer, HELLO, BOB)  # Bob knows the hash and has a contract, not the bytes
+    assert "token" in call(farmer, "RETRIEVE", data_hash=HELLO_HASH, renter=ALICE)["result"]
+    refused = call(farmer, "RETRIEVE", data_hash=HELLO_HASH, renter=BOB)
+    assert refused["error"] == {"message": "Shard data not found"}
+    audit = {"data_hash": HELLO_HASH, "challenge": "00" * 32, "renter": BOB}
+    answer = call(farmer, "AUDIT", audits=[audit])["result"]
+    assert answer == {"proofs": [None], "errors": ["Shard data not found"]}
+    # sending the bytes is the proof
+    assert post_shard(farmer, HELLO_HASH, consign_for(farmer, HELLO, BOB), HELLO).ok
+    assert "token" in call(farmer, "RETRIEVE", data_hash=HELLO_HASH, renter=BOB)["result"]
+
+
+def test_a_push_is_limited_by_its_own_contract_size(farmer):
+    """Another renter negotiating the same hash with a smaller size cannot shrink the
+    limit of a push already granted."""
+    token = consign_for(farmer, HELLO, ALICE)
+    params = {"data_hash": HELLO_HASH, "data_size": 1, "audit_tree": [], "renter": BOB}
+    assert "result" in control(farmer, "CONSIGN", params).json()
+    assert post_shard(farmer, HELLO_HASH, token, HELLO).status_code == 200
+
+
+def test_release_keeps_a_shard_another_renter_needs(farmer):
+    path = farmer.shard_path(HELLO_HASH)
+    assert post_shard(farmer, HELLO_HASH, consign_for(farmer, HELLO, ALICE), HELLO).ok
+    assert post_shard(farmer, HELLO_HASH, consign_for(farmer, HELLO, BOB), HELLO).ok
+    kept = call(farmer, "RELEASE", data_hash=HELLO_HASH, renter=ALICE, remove=True)["result"]
+    assert kept == {"deleted": False, "bytes": 0} and path.exists()
+    assert "error" in call(farmer, "RETRIEVE", data_hash=HELLO_HASH, renter=ALICE)
+    freed = call(farmer, "RELEASE", data_hash=HELLO_HASH, renter=BOB, remove=True)["result"]
+    assert freed == {"deleted": True, "bytes": len(HELLO)} and not path.exists()
+    assert "error" in call(farmer, "RETRIEVE", data_hash=HELLO_HASH, renter=BOB)
+
+
+def test_release_without_remove_or_with_a_pending_upload_deletes_nothing(farmer):
+    path = farmer.shard_path(HELLO_HASH)
+    assert post_shard(farmer, HELLO_HASH, consign_for(farmer, HELLO, ALICE), HELLO).ok
+    answer = call(farmer, "RELEASE", data_hash=HELLO_HASH, renter=ALICE, remove=False)
+    assert answer["result"] == {"deleted": False, "bytes": 0} and path.exists()
+    token = consign_for(farmer, HELLO, BOB)  # an upload is on its way
+    answer = call(farmer, "RELEASE", data_hash=HELLO_HASH, renter=ALICE, remove=True)
+    assert answer["result"]["deleted"] is False and path.exists()
+    assert post_shard(farmer, HELLO_HASH, token, HELLO).ok
+
+
+def test_ping_and_bad_renter(farmer):
+    assert call(farmer, "PING")["result"] == {"nodeID": farmer.node_id}
+    answer = call(farmer, "RETRIEVE", data_hash=HELLO_HASH, renter="not-hex")
+    assert answer["error"] == {"message": "Invalid renter: expected 40 hex characters"}
+
+
+def test_shards_stored_before_renters_are_adopted_once(tmp_path, bridge):
+    node = make_farmer(tmp_path, bridge).start()
+    assert post_shard(node, HELLO_HASH, consign(node, HELLO), HELLO).ok  # unscoped (old Bridge)
+    node.stop()
+    db = sqlite3.connect(node.data_dir / "farmer.sqlite3")
+    db.execute("DELETE FROM renters")
+    db.execute("PRAGMA user_version = 0")  # as written by storj < 1.1
+    db.commit()
+    db.close()
+    node.start()
+    try:
+        refused = call(node, "RETRIEVE", data_hash=HELLO_HASH, renter=ALICE)
+        assert refused["error"] == {"message": "Shard data not found"}
+        adopted = call(node, "RETRIEVE", data_hash=HELLO_HASH, renter=ALICE, adopt=True)
+        assert "token" in adopted["result"]
+        assert "token" in call(node, "RETRIEVE", data_hash=HELLO_HASH, renter=ALICE)["result"]
+    finally:
+        node.stop()
+
+
+def test_reports_are_signed_and_name_the_renter(farmer, bridge):
+    assert post_shard(farmer, HELLO_HASH, consign_for(farmer, HELLO, ALICE), HELLO).ok
+    wait_for(lambda: bridge.reports())
+    with bridge.lock:
+        [sent] = [r for r in bridge.requests if r["path"] == "/reports/exchanges"]
+    report = json.loads(sent["body"])
+    assert (report["renterId"], report["exchangeResultMessage"]) == (ALICE, "SHARD_UPLOADED")
+    headers = sent["headers"]
+    assert headers["x-node-id"] == farmer.node_id
+    message = registration_message(
+        "POST", sent["url"], headers["x-node-timestamp"], sent["body"]
+    )
+    assert keys.verify(headers["x-node-pubkey"], headers["x-node-signature"], message)

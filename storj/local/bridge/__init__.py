@@ -96,11 +96,23 @@ Local extensions (not Storj)
   (live = no ``lastTimeout`` newer than its ``lastSeen`` within ``farmer_timeout_ignore``),
   trying up to ``consign_attempts`` farmers; transport failures stamp ``lastTimeout``,
   an error answer only moves on. Pointers ask the holders of a shard for a RETRIEVE
-  token, most recently seen first. A contract counts as a copy for mirroring once a
-  ``SHARD_UPLOADED``/``SHARD_EXISTS``/``SHARD_DOWNLOADED`` report confirms it (or its
-  ``MIRROR_SUCCESS``); a contract left behind by a client retrying the same index with
-  another farmer is dropped when it was never confirmed.
-* ``BridgeServer.audit_all()`` runs one audit round over every contract.
+  token, most recently seen first (copies that failed an audit never; lost ones last).
+* Contracts belong to a user (hash × farmer × owner, :mod:`~storj.local.bridge.shard_records`):
+  another user naming the same hash in their frames never touches them, and farmers
+  hand a shard only to users that sent them its bytes (control calls carry a renter id).
+  A contract counts as a good copy once its farmer's signed (§2.7) ``SHARD_UPLOADED``/
+  ``SHARD_EXISTS``/``SHARD_DOWNLOADED`` or ``MIRROR_SUCCESS`` report naming the renter
+  (``renterId``) confirms it, or an audit proves it; unsigned reports only trigger a
+  verification (:mod:`~storj.local.bridge.routes_reports`). A contract left behind by a
+  client retrying the same index with another farmer is dropped when it was never
+  confirmed. ``POST /buckets/:id/files`` refuses a frame with a shard the user holds no
+  copy of (400).
+* ``BridgeServer.audit_all()`` runs one audit round over every copy a file depends on.
+* Maintenance (:mod:`~storj.local.bridge.maintenance`, every ``repair_interval``):
+  liveness pings, audits, repair of lost/corrupt copies back to ``1 +
+  mirror_redundancy`` good copies, garbage collection of abandoned uploads and deleted
+  files, and farmer releases (control ``RELEASE``) — ``BridgeServer.maintain()`` runs one
+  pass now.
 * Transfer quotas (§1.3) are counted but enforced only with ``enforce_transfer_limits``;
   there is no request-rate limiter.
 * Legacy data channels (§6.6): a farmer may register ``channel: "ws://<address>:<port>"``

@@ -34,6 +34,7 @@ from storj.local.bridge.context import RequestContext, json_response
 from storj.local.bridge.control import FarmerControl
 from storj.local.bridge.errors import BridgeHTTPError, PayloadTooLarge
 from storj.local.bridge.farmers import FarmerPool
+from storj.local.bridge.maintenance import Maintenance
 from storj.local.bridge.mirrors import Mirrorer
 from storj.local.bridge.router import Router
 from storj.local.bridge.store import Store, StoreClosedError
@@ -62,14 +63,17 @@ class Services:
         self.mirrors = Mirrorer(self)
         self.retrieve_pool = ThreadPoolExecutor(16, thread_name_prefix="storj-bridge-retrieve")
         self.background = ThreadPoolExecutor(4, thread_name_prefix="storj-bridge-mirror")
+        self.maintenance = Maintenance(self)
         self.closing = False
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
     def close(self) -> None:
-        """Stop the worker pools (queued work is dropped, running work finishes alone)."""
+        """Stop maintenance and the worker pools (queued work is dropped, running work
+        finishes alone)."""
         self.closing = True
+        self.maintenance.stop()
         self.background.shutdown(wait=False, cancel_futures=True)
         self.retrieve_pool.shutdown(wait=False, cancel_futures=True)
 

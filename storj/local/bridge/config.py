@@ -45,6 +45,17 @@ class BridgeConfig:
         ``PUT /frames/:id`` answer; ``"only"`` gives download pointers the pre-December-2016
         shape, ``channel`` and no ``farmer`` (a farmer without a channel is still given
         as ``farmer``; ``PUT /frames/:id`` keeps ``farmer``, which uploads need).
+    :ivar repair_interval: seconds between maintenance passes — liveness, verification,
+        repair and garbage collection (:mod:`storj.local.bridge.maintenance`); 0 runs no
+        pass by itself (``BridgeServer.maintain()`` still runs one).
+    :ivar audit_interval: a copy a file depends on is audited again when its last proof is
+        older than this (copies reported bad by clients are verified at once).
+    :ivar farmer_lost_after: a farmer that has failed every call since it was last seen
+        this long ago is lost: its copies are replaced.
+    :ivar unconfirmed_ttl: a copy no file depends on that its farmer never confirmed is
+        dropped (and deleted from the farmer) this long after it was negotiated.
+    :ivar frame_ttl: a frame no file refers to is removed this long after its last change
+        (an upload that never became a file; at once for frames of deleted files).
     """
 
     data_dir: str | os.PathLike[str]
@@ -64,6 +75,11 @@ class BridgeConfig:
     request_timeout: float = 60.0
     enforce_transfer_limits: bool = False
     legacy_channels: bool | str = False
+    repair_interval: float = 300.0
+    audit_interval: float = 86_400.0
+    farmer_lost_after: float = 3_600.0
+    unconfirmed_ttl: float = 86_400.0
+    frame_ttl: float = 86_400.0
 
     def validate(self) -> None:
         """Raise :class:`ValueError` when a setting cannot work."""
@@ -80,5 +96,14 @@ class BridgeConfig:
                 raise ValueError(f"{name} must be positive")
         if self.legacy_channels not in (False, True, "only"):
             raise ValueError('legacy_channels must be False, True or "only"')
+        for name in (
+            "repair_interval",
+            "audit_interval",
+            "farmer_lost_after",
+            "unconfirmed_ttl",
+            "frame_ttl",
+        ):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be zero or a positive number of seconds")
         if self.consign_attempts < 1:
             raise ValueError("consign_attempts must be at least 1")

@@ -3,9 +3,11 @@
 ``POST /`` on the farmer's address and port with header ``x-storj-control-secret`` and
 body ``{"id": uuid, "method": M, "params": {...}}``; the farmer answers
 ``{"id", "result": {...}}`` or ``{"id", "error": {"message"}}``. Methods used by the
-Bridge: ``CONSIGN {data_hash, data_size, audit_tree}`` → ``{token}``,
-``RETRIEVE {data_hash}`` → ``{token}``, ``MIRROR {data_hash, data_size, audit_tree,
-token, farmer}`` → ``{}``, ``AUDIT {audits: [{data_hash, challenge}]}`` → ``{proofs}``.
+Bridge: ``CONSIGN {data_hash, data_size, audit_tree, renter}`` → ``{token}``,
+``RETRIEVE {data_hash, renter}`` → ``{token}``, ``MIRROR {data_hash, data_size,
+audit_tree, token, farmer, renter}`` → ``{}``, ``AUDIT {audits: [{data_hash, challenge,
+renter}]}`` → ``{proofs}``, ``RELEASE {data_hash, renter, remove}`` → ``{deleted, bytes}``,
+``PING {}`` → ``{nodeID}`` (``docs/internals.rst`` has the details).
 
 Uses ``http.client`` directly: loopback calls, no proxies, no shared connection state
 between threads.

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from storj.local.bridge.control import ControlError, FarmerRefused, FarmerUnreachable
 from storj.local.bridge.store import Row
+from storj.local.bridge.util import renter_id
 
 if TYPE_CHECKING:
     from storj.local.bridge.app import Services
 
-__all__ = ["FarmerPool", "NoFarmerError", "Retrieval"]
+__all__ = ["FarmerPool", "NoFarmerError", "Retrieval", "scoped"]
 
 log = logging.getLogger("storj.local.bridge")
 
@@ -82,9 +83,12 @@ class FarmerPool:
         leaves: list[str],
         exclude: set[str],
         *,
+        owner: str,
         avoid: set[str] | frozenset[str] = frozenset(),
     ) -> tuple[Row, str]:
-        """Contract a random live farmer outside ``exclude`` for the shard.
+        """Contract a random live farmer outside ``exclude`` for ``owner``'s shard (the
+        farmer keeps the shard for the owner's :func:`~storj.local.bridge.util.renter_id`
+        once the upload is verified).
 
         Farmers in ``avoid`` (those already holding another shard of the same frame) are
         tried last, so that losing one farmer costs a file as few shards as possible —
@@ -103,7 +107,12 @@ class FarmerPool:
         self._random.shuffle(candidates)
         candidates.sort(key=lambda contact: contact["node_id"] in avoid)  # stable
         last_error = ""
-        params = {"data_hash": data_hash, "data_size": data_size, "audit_tree": leaves}
+        params = {
+            "data_hash": data_hash,
+            "data_size": data_size,
+            "audit_tree": leaves,
+            "renter": renter_id(owner),
+        }
         for contact in candidates[: self.services.config.consign_attempts]:
             try:
                 result = self.call(contact, "CONSIGN", params)
@@ -116,15 +125,20 @@ class FarmerPool:
             last_error = "farmer answered CONSIGN without a token"
         raise NoFarmerError(f"Could not get contract: {last_error}")
 
-    def retrieve(self, data_hash: str, exclude: set[str] | frozenset[str]) -> Retrieval | None:
-        """A PULL token from the first reachable holder of ``data_hash`` (most recently
-        seen first, skipping ``exclude`` and farmers that recently timed out)."""
+    def retrieve(
+        self, data_hash: str, exclude: set[str] | frozenset[str], owner: str
+    ) -> Retrieval | None:
+        """A PULL token for ``owner``'s copy of ``data_hash`` from the first reachable
+        holder: good copies first, then lost ones (never copies that failed an audit), most
+        recently seen first, skipping ``exclude`` and farmers that recently timed out."""
         now = self.services.now_ms()
-        for holder in self.services.store.holders(data_hash):
+        for holder in self.services.store.holders(data_hash, owner):
             if holder["node_id"] in exclude or not self.is_live(holder, now):
                 continue
             try:
-                result = self.call(holder, "RETRIEVE", {"data_hash": data_hash})
+                result = self.call(
+                    holder, "RETRIEVE", scoped({"data_hash": data_hash}, owner, holder["legacy"])
+                )
             except FarmerRefused as exc:
                 log.debug("farmer %s refused RETRIEVE: %s", holder["node_id"], exc)
                 continue
@@ -135,3 +149,36 @@ class FarmerPool:
                 fresh = self.services.store.get_contact(holder["node_id"]) or holder
                 return Retrieval(token, fresh)
         return None
+
+    def release(
+        self, contact: Row, data_hash: str, renter: str, *, legacy: bool, remove: bool
+    ) -> int:
+        """Tell ``contact`` that ``renter`` no longer needs ``data_hash`` (``remove``: no
+        contract names it there any more, delete it). Returns the bytes the farmer freed.
+
+        :raises ControlError: the farmer could not be reached or refused.
+        """
+        params: dict[str, Any] = {"data_hash": data_hash, "renter": renter, "remove": remove}
+        if legacy:
+            params["adopt"] = True
+        result = self.call(contact, "RELEASE", params)
+        freed = result.get("bytes")
+        return freed if isinstance(freed, int) and not isinstance(freed, bool) else 0
+
+    def ping(self, contact: Row) -> bool:
+        """True when the farmer answers a ``PING``."""
+        try:
+            self.call(contact, "PING", {})
+        except ControlError:
+            return False
+        return True
+
+
+def scoped(params: dict[str, Any], owner: str, legacy: Any) -> dict[str, Any]:
+    """``params`` for a control call about ``owner``'s copy: the owner's ``renter`` id, and
+    ``adopt`` for copies stored before farmers recorded renters (schema version 3)."""
+    out = dict(params, renter=renter_id(owner))
+    if legacy:
+        out["adopt"] = True
+    return out
+

@@ -103,6 +103,12 @@ def register(router: Router) -> None:
             raise NotFound("Frame not found")
         if frame["locked"]:
             raise BadRequest("Frame is already locked")
+        missing = store.frame_missing_copies(frame["id"], user["email"])
+        if missing:
+            raise BadRequest(
+                f"Frame has shards with no stored copy (index {', '.join(map(str, missing[:10]))}"
+                f"{', …' if len(missing) > 10 else ''}): upload them again with PUT /frames/:id"
+            )
         mimetype = body.get("mimetype") or "application/octet-stream"
         if not valid_mimetype(mimetype):
             raise BadRequest("Invalid mimetype supplied")
@@ -178,7 +184,7 @@ def register(router: Router) -> None:
                 "size": pointer["size"],
                 "parity": bool(pointer["parity"]),
             }
-            found = ctx.services.farmers.retrieve(pointer["hash"], exclude)
+            found = ctx.services.farmers.retrieve(pointer["hash"], exclude, owner["email"])
             if found is not None:
                 out["token"] = found.token
                 out.update(location_json(found.contact, legacy))
@@ -225,7 +231,7 @@ def register(router: Router) -> None:
         entry = _entry(ctx, bucket["id"], file)
         mirrors = ctx.services.mirrors
         rows = ctx.services.store.pointers(entry["frame"])
-        return json_response([mirrors.listing(p["hash"]) for p in rows])
+        return json_response([mirrors.listing(p["hash"], bucket["user_email"]) for p in rows])
 
     @router.add("POST", "/buckets/:id/mirrors", "Create mirrors of a file's shards (2016)")
     def create_mirrors(ctx: RequestContext, id: str) -> Response:
@@ -246,6 +252,6 @@ def register(router: Router) -> None:
         answer = []
         for pointer in ctx.services.store.pointers(entry["frame"]):
             if redundancy:
-                ctx.services.mirrors.add(pointer["hash"], redundancy)
+                ctx.services.mirrors.add(pointer["hash"], bucket["user_email"], redundancy)
             answer.append({"hash": pointer["hash"], "mirrors": redundancy, "status": "pending"})
         return json_response(answer, 201)

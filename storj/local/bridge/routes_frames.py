@@ -106,6 +106,7 @@ def register(router: Router) -> None:
             "id": new_object_id(now),
             "user_email": user["email"],
             "created": now,
+            "updated": now,
             "locked": False,
         }
         ctx.services.store.create_frame(row)
@@ -145,7 +146,12 @@ def register(router: Router) -> None:
         }
         try:
             contact, token = ctx.services.farmers.consign(
-                shard["hash"], shard["size"], shard["tree"], shard["exclude"], avoid=holders
+                shard["hash"],
+                shard["size"],
+                shard["tree"],
+                shard["exclude"],
+                owner=user["email"],
+                avoid=holders,
             )
         except NoFarmerError as exc:
             raise BadRequest(str(exc)) from None
@@ -171,6 +177,7 @@ def register(router: Router) -> None:
             root=merkle.merkle_root(shard["tree"]),
             now=now,
             origin="upload",
+            owner=user["email"],
         )
         ctx.services.store.add_shard(pointer, contract)
         record_transfer(ctx.services.store, user["email"], "bytes_uploaded", shard["size"], now)

@@ -17,6 +17,7 @@ from storj.local._http import HeadDeadlineMixin
 from storj.local.bridge.app import BridgeApp, Services
 from storj.local.bridge.audit import audit_all
 from storj.local.bridge.config import BridgeConfig
+from storj.local.bridge.maintenance import PassReport
 from storj.local.bridge.routes_info import outbox_json
 from storj.local.bridge.store import Store
 
@@ -106,6 +107,7 @@ class BridgeServer:
         )
         self._store, self._services, self._server, self._thread = store, services, server, thread
         thread.start()
+        services.maintenance.start()
         log.info("Bridge listening on %s (data in %s)", self.url, self.config.data_dir)
         return self
 
@@ -177,5 +179,12 @@ class BridgeServer:
         return [outbox_json(row) for row in self.services.store.outbox(email)]
 
     def audit_all(self) -> dict[str, Any]:
-        """Audit every stored contract once (see :func:`storj.local.bridge.audit.audit_all`)."""
+        """Audit every copy a file depends on, once, and record the verdicts (see
+        :func:`storj.local.bridge.audit.audit_all`)."""
         return audit_all(self.services)
+
+    def maintain(self) -> PassReport:
+        """Run one maintenance pass now — liveness, verification, repair, garbage
+        collection, releases — and return what it did (see
+        :mod:`storj.local.bridge.maintenance`)."""
+        return self.services.maintenance.run_pass()

@@ -8,8 +8,9 @@ created with mode 0600 (it holds password hashes).
 
 Tables: ``users``, ``keys``, ``nonces``, ``buckets``, ``tokens``, ``frames``,
 ``pointers``, ``entries``, ``contacts`` (version 2 added ``channel``), ``contracts`` (one
-per shard hash × farmer, with the audit leaves, challenges and root), ``mirrors``,
-``reports``, ``outbox`` and ``schema_version``. Schema changes are appended to
+per shard hash × farmer × owner since version 3, with the audit leaves, challenges, root
+and the state of the copy), ``mirrors`` (per owner), ``releases`` (deletions farmers still
+have to carry out), ``reports``, ``outbox`` and ``schema_version``. Schema changes are appended to
 :data:`MIGRATIONS`; :meth:`Store.open` applies the missing ones in order, so an existing
 data directory is upgraded in place.
 """
@@ -24,6 +25,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from storj.local.bridge.shard_records import ShardRecords
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "DuplicateError", "Store", "StoreClosedError"]
 
@@ -216,8 +219,126 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE contacts ADD COLUMN channel TEXT")
 
 
+_CONTRACTS_V3 = """
+CREATE TABLE contracts_v3 (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    data_size INTEGER NOT NULL,
+    store_begin INTEGER NOT NULL,
+    store_end INTEGER NOT NULL,
+    audit_count INTEGER NOT NULL,
+    leaves TEXT NOT NULL,
+    challenges TEXT NOT NULL,
+    root TEXT,
+    origin TEXT NOT NULL DEFAULT 'upload',
+    confirmed INTEGER NOT NULL DEFAULT 0,
+    created INTEGER NOT NULL,
+    bad TEXT,
+    bad_since INTEGER,
+    suspect INTEGER NOT NULL DEFAULT 0,
+    checked INTEGER,
+    legacy INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (hash, node_id, owner)
+)"""
+
+_MIRRORS_V3 = """
+CREATE TABLE mirrors_v3 (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    source_node_id TEXT,
+    status TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    UNIQUE (hash, node_id, owner)
+)"""
+
+_RELEASES_V3 = """
+CREATE TABLE releases (
+    node_id TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    renter TEXT NOT NULL,
+    legacy INTEGER NOT NULL DEFAULT 0,
+    created INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (node_id, hash, renter)
+)"""
+
+
+def _owners_by_hash(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    owners: dict[str, list[str]] = {}
+    for data_hash, email in conn.execute(
+        "SELECT DISTINCT pointers.hash, frames.user_email FROM pointers "
+        "JOIN frames ON frames.id = pointers.frame ORDER BY pointers.hash, frames.user_email"
+    ):
+        owners.setdefault(data_hash, []).append(email)
+    return owners
+
+
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    """Version 3: every contract and mirror belongs to one user (``owner``), so nothing a
+    user does with their own frames can touch another user's copies; a copy can be known
+    ``bad`` (why, and since when), ``suspect`` (to verify) and was last ``checked`` (proved)
+    at some time; frames record when they last changed (``updated``); deletions the
+    farmers still have to carry out wait in ``releases``.
+
+    Existing contracts get the owners of the frames that point at their hash (one row per
+    owner, marked ``legacy``: their farmers recorded no renter yet); a contract no frame
+    points at keeps the owner ``''`` and is reclaimed by garbage collection.
+    """
+    from storj.local.bridge.util import new_object_id
+
+    conn.execute("ALTER TABLE frames ADD COLUMN updated INTEGER")
+    conn.execute("UPDATE frames SET updated = created")
+    owners = _owners_by_hash(conn)
+    conn.execute(_CONTRACTS_V3)
+    columns = (
+        "id, hash, node_id, data_size, store_begin, store_end, audit_count, leaves, "
+        "challenges, root, origin, confirmed, created"
+    )
+    for row in conn.execute(f"SELECT {columns} FROM contracts").fetchall():  # noqa: S608
+        for n, owner in enumerate(owners.get(row[1], [""])):
+            values = list(row)
+            if n:
+                values[0] = new_object_id(int(row[12]))
+            conn.execute(
+                f"INSERT INTO contracts_v3 ({columns}, owner, legacy) "  # noqa: S608
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                [*values, owner],
+            )
+    conn.execute("DROP TABLE contracts")
+    conn.execute("ALTER TABLE contracts_v3 RENAME TO contracts")
+    conn.execute("CREATE INDEX contracts_node ON contracts(node_id)")
+    conn.execute("CREATE INDEX contracts_hash_owner ON contracts(hash, owner)")
+    conn.execute(_MIRRORS_V3)
+    for row in conn.execute(
+        "SELECT id, hash, node_id, source_node_id, status, created, updated FROM mirrors"
+    ).fetchall():
+        for n, owner in enumerate(owners.get(row[1], [])):
+            values = list(row)
+            if n:
+                values[0] = new_object_id(int(row[5]))
+            conn.execute(
+                "INSERT INTO mirrors_v3 (id, hash, node_id, source_node_id, status, created, "
+                "updated, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [*values, owner],
+            )
+    conn.execute("DROP TABLE mirrors")
+    conn.execute("ALTER TABLE mirrors_v3 RENAME TO mirrors")
+    conn.execute("CREATE INDEX mirrors_hash_owner ON mirrors(hash, owner)")
+    conn.execute(_RELEASES_V3)
+    conn.execute("CREATE INDEX frames_updated ON frames(updated)")
+
+
 #: ``MIGRATIONS[n]`` upgrades a database at version ``n`` to version ``n + 1``.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, _migrate_to_2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migrate_to_1,
+    _migrate_to_2,
+    _migrate_to_3,
+]
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -262,8 +383,11 @@ def _assignments(fields: dict[str, Any]) -> tuple[str, list[Any]]:
     return ", ".join(f"{name} = ?" for name in fields), [_encode(v) for v in fields.values()]
 
 
-class Store:
-    """The Bridge's tables behind one locked SQLite connection."""
+class Store(ShardRecords):
+    """The Bridge's tables behind one locked SQLite connection (the records of stored
+    copies are in :class:`~storj.local.bridge.shard_records.ShardRecords`)."""
+
+    _decode_rows = staticmethod(_decode_all)
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -556,32 +680,6 @@ class Store:
             (frame_id, skip, upper),
         )
 
-    def add_shard(self, pointer: Row, contract: Row) -> None:
-        """Store a negotiated shard: the pointer (replacing the same index) and its
-        contract with the chosen farmer.
-
-        When the replaced pointer had been negotiated with another farmer and that
-        farmer never confirmed the upload (a client retrying after a failed transfer),
-        the stale contract is dropped so it is neither counted as a copy nor audited.
-        """
-        with self.tx() as conn:
-            old = _decode(
-                conn.execute(
-                    "SELECT * FROM pointers WHERE frame = ? AND idx = ?",
-                    (pointer["frame"], pointer["idx"]),
-                ).fetchone()
-            )
-            if old is not None:
-                conn.execute("DELETE FROM pointers WHERE id = ?", (old["id"],))
-                if old["node_id"] and old["node_id"] != contract["node_id"]:
-                    conn.execute(
-                        "DELETE FROM contracts WHERE hash = ? AND node_id = ? "
-                        "AND confirmed = 0 AND origin = 'upload'",
-                        (old["hash"], old["node_id"]),
-                    )
-            self._insert(conn, "pointers", pointer)
-            self._upsert_contract(conn, contract)
-
     # -- entries ----------------------------------------------------------------------
 
     def insert_entry(self, row: Row, *, replace: bool) -> Row:
@@ -685,86 +783,6 @@ class Store:
     def mark_timeout(self, node_id: str, now: int) -> None:
         with self.tx() as conn:
             conn.execute("UPDATE contacts SET last_timeout = ? WHERE node_id = ?", (now, node_id))
-
-    # -- contracts --------------------------------------------------------------------
-
-    def _upsert_contract(self, conn: sqlite3.Connection, row: Row) -> None:
-        conn.execute(
-            "DELETE FROM contracts WHERE hash = ? AND node_id = ?", (row["hash"], row["node_id"])
-        )
-        self._insert(conn, "contracts", row)
-
-    def add_contract(self, row: Row) -> None:
-        with self.tx() as conn:
-            self._upsert_contract(conn, row)
-
-    def confirm_contract(self, data_hash: str, node_id: str) -> bool:
-        """Mark the farmer's contract confirmed (it reported holding the shard)."""
-        with self.tx() as conn:
-            cur = conn.execute(
-                "UPDATE contracts SET confirmed = 1 WHERE hash = ? AND node_id = ?",
-                (data_hash, node_id),
-            )
-            return cur.rowcount > 0
-
-    def contracts_for(self, data_hash: str) -> list[Row]:
-        return self._all("SELECT * FROM contracts WHERE hash = ? ORDER BY created", (data_hash,))
-
-    def holders(self, data_hash: str) -> list[Row]:
-        """Contacts holding a contract for ``data_hash``, most recently seen first; each row
-        is the contact plus ``contract_id``."""
-        return self._all(
-            "SELECT contacts.*, contracts.id AS contract_id FROM contracts "
-            "JOIN contacts ON contacts.node_id = contracts.node_id "
-            "WHERE contracts.hash = ? ORDER BY contacts.last_seen DESC, contacts.node_id",
-            (data_hash,),
-        )
-
-    def all_contracts(self) -> list[Row]:
-        return self._all("SELECT * FROM contracts ORDER BY node_id, hash")
-
-    def shard_known(self, data_hash: str) -> bool:
-        """True when a pointer or a contract mentions ``data_hash``."""
-        return (
-            self._one(
-                "SELECT 1 AS x FROM contracts WHERE hash = ? UNION ALL "
-                "SELECT 1 FROM pointers WHERE hash = ? LIMIT 1",
-                (data_hash, data_hash),
-            )
-            is not None
-        )
-
-    # -- mirrors ----------------------------------------------------------------------
-
-    def mirrors_for(self, data_hash: str) -> list[Row]:
-        return self._all("SELECT * FROM mirrors WHERE hash = ? ORDER BY created", (data_hash,))
-
-    def reserve_mirrors(self, rows: list[Row]) -> None:
-        with self.tx() as conn:
-            for row in rows:
-                conn.execute(
-                    "DELETE FROM mirrors WHERE hash = ? AND node_id = ?",
-                    (row["hash"], row["node_id"]),
-                )
-                self._insert(conn, "mirrors", row)
-
-    def set_mirror_status(self, data_hash: str, node_id: str, status: str, now: int) -> bool:
-        with self.tx() as conn:
-            cur = conn.execute(
-                "UPDATE mirrors SET status = ?, updated = ? WHERE hash = ? AND node_id = ?",
-                (status, now, data_hash, node_id),
-            )
-            return cur.rowcount > 0
-
-    def establish_mirror(self, data_hash: str, node_id: str, contract: Row, now: int) -> None:
-        """Mark the mirror established and add the farmer's contract, atomically."""
-        with self.tx() as conn:
-            conn.execute(
-                "UPDATE mirrors SET status = 'established', updated = ? "
-                "WHERE hash = ? AND node_id = ?",
-                (now, data_hash, node_id),
-            )
-            self._upsert_contract(conn, contract)
 
     # -- reports ----------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeGuard
 
+from storj.api import rmd160sha256_hex
+
 __all__ = [
     "activation_token",
     "bucket_token",
@@ -20,6 +22,7 @@ __all__ = [
     "new_object_id",
     "next_power_of_two",
     "now_ms",
+    "renter_id",
     "valid_email",
     "valid_mimetype",
 ]
@@ -115,3 +118,11 @@ def valid_mimetype(value: Any) -> bool:
 def days_ms(days: int) -> int:
     """``days`` in milliseconds."""
     return days * _DAY_MS
+
+
+def renter_id(email: str) -> str:
+    """The id the Bridge gives farmers for the user ``email`` whose data a contract holds:
+    ``hex(RIPEMD160(SHA256(utf8(email))))`` (40 hex, like a nodeID; it does not reveal the
+    address to farmers)."""
+    return rmd160sha256_hex(email.encode("utf-8"))
+
