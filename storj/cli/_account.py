@@ -52,12 +52,16 @@ def _bridge_for(obj: CliContext) -> str:
 # -- register -----------------------------------------------------------------------------
 
 
-def _activation_token(obj: CliContext, bridge: str, email: str) -> str | None:
-    """The newest activation token a local Bridge would have emailed (``None`` elsewhere)."""
+def _activation_token(obj: CliContext, bridge: str, email: str, password: str) -> str | None:
+    """The newest activation token a local Bridge would have emailed (``None`` elsewhere).
+
+    The embedded network reads its outbox as its owner; another Bridge is asked for the
+    new user's own mail with its Basic credentials (a local Bridge with dev endpoints).
+    """
     if obj.base_settings().embedded:
         messages = obj.embedded_network().outbox(email)
     else:
-        messages = fetch_outbox(bridge, email)
+        messages = fetch_outbox(bridge, email, password=password)
     tokens = [
         m.get("token")
         for m in messages
@@ -88,7 +92,7 @@ def register_command(obj: CliContext, email: str | None, save: bool) -> None:
         activated = bool(getattr(user, "activated", None) or
                          (hasattr(user, "get") and user.get("activated")))
         if not activated:
-            token = _activation_token(obj, bridge, address)
+            token = _activation_token(obj, bridge, address, password)
             if token:
                 try:
                     client.user_activate(token)

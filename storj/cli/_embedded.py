@@ -8,7 +8,9 @@ directory with mode 0600; later invocations reuse them, so ``storj cp f storj://
 followed by ``storj ls storj://b/`` in another process shows the file.
 
 Data directory: ``--data-dir`` > ``$STORJ_LOCAL_DATA`` >
-``platformdirs.user_data_dir("storj")/local-network``.
+``platformdirs.user_data_dir("storj")/local-network``. It is private to its owner
+(directories 0700, files 0600). When another process serves the network, the outbox is
+read with the admin secret of its ``network.json``, which only the owner can read.
 
 This is the only part of the CLI that imports :mod:`storj.local` (the server); the
 rest talks to it over HTTP like to any Bridge.
@@ -76,6 +78,9 @@ def load_credentials(path: Path) -> LocalCredentials | None:
         raise ConfigurationError(
             f"cannot read {path}: {exc.strerror}; fix its permissions or delete it"
         ) from exc
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & 0o077:  # left readable by an older version
+            os.chmod(path, 0o600)
     try:
         data = json.loads(raw)
         return LocalCredentials(str(data["email"]), str(data["password"]), str(data["mnemonic"]))
@@ -86,8 +91,11 @@ def load_credentials(path: Path) -> LocalCredentials | None:
 
 
 def save_credentials(path: Path, credentials: LocalCredentials) -> None:
-    """Write ``credentials.json`` atomically with mode 0600 (never readable by others)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``credentials.json`` atomically with mode 0600 (never readable by others)
+    into a directory made 0700."""
+    from storj.local._files import private_dir
+
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -150,9 +158,10 @@ class EmbeddedNetwork:
         """Reuse or start the network, then load or create the local account and mnemonic."""
         if self._url is not None:
             return
+        from storj.local._files import private_dir
         from storj.local.network import LocalNetwork, read_running_info
 
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         serving = read_running_info(self.data_dir)
         if serving is not None and serving.get("pid") != os.getpid():
             self._url = str(serving["bridge_url"]).rstrip("/")
@@ -180,10 +189,17 @@ class EmbeddedNetwork:
             network.stop()
 
     def outbox(self, email: str | None = None) -> list[dict[str, Any]]:
-        """Emails the local Bridge would have sent (activation tokens)."""
+        """Emails the local Bridge would have sent (activation tokens): in-process, or
+        from the network served by another process with the admin secret of
+        ``network.json``."""
         if self.network is not None:
             return list(self.network.outbox(email))
-        return fetch_outbox(self.bridge_url, email)
+        return fetch_outbox(self.bridge_url, email, admin_secret=self._admin_secret())
+
+    def _admin_secret(self) -> str | None:
+        from storj.local.network import read_admin_secret
+
+        return read_admin_secret(self.data_dir)
 
     def create_user(self, email: str, password: str) -> None:
         """Register and activate ``email`` on the network (in-process or served elsewhere).
@@ -198,8 +214,10 @@ class EmbeddedNetwork:
         with Client(None, None, self.bridge_url) as client:
             user = client.user_create(email, password)
             if not user.get("activated"):
-                tokens = [m.get("token") for m in fetch_outbox(self.bridge_url, email)
-                          if m.get("kind") == "activation"]
+                # as the owner (admin secret), else as the new user itself
+                mails = fetch_outbox(self.bridge_url, email, admin_secret=self._admin_secret(),
+                                     password=password)
+                tokens = [m.get("token") for m in mails if m.get("kind") == "activation"]
                 if not tokens:
                     raise ConfigurationError(
                         f"the local network at {self.bridge_url} did not activate {email}; "
@@ -232,16 +250,35 @@ class EmbeddedNetwork:
         self.stop()
 
 
-def fetch_outbox(bridge_url: str, email: str | None = None) -> list[dict[str, Any]]:
-    """``GET /_dev/outbox[?email=]`` of a local Bridge; ``[]`` when it has no such route."""
+def fetch_outbox(
+    bridge_url: str,
+    email: str | None = None,
+    *,
+    admin_secret: str | None = None,
+    password: str | None = None,
+) -> list[dict[str, Any]]:
+    """``GET /_dev/outbox[?email=]`` of a local Bridge; ``[]`` when it answers nothing.
+
+    Sends ``x-storj-admin-secret`` when ``admin_secret`` is given (every user's mail),
+    else Basic credentials of ``email`` when ``password`` (plaintext) is given (that
+    user's own mail, from a Bridge with its dev endpoints on); anonymous callers get
+    nothing.
+    """
     import requests
 
+    from storj import api
+
     params = {"email": email} if email else None
+    headers = {}
+    if admin_secret:
+        headers["x-storj-admin-secret"] = admin_secret
+    elif email and password:
+        headers["Authorization"] = api.basic_auth_header(email, api.hash_password(password))
     try:
         with requests.Session() as session:
             session.trust_env = False
             response = session.get(bridge_url.rstrip("/") + "/_dev/outbox", params=params,
-                                   timeout=10)
+                                   headers=headers, timeout=10)
     except requests.RequestException:
         return []
     if response.status_code != 200:

@@ -3,13 +3,15 @@
 Commands::
 
     storj-local serve  [--data DIR] [--farmers N] [--port 6382] [--host 127.0.0.1]
-                       [--no-auto-activate]
+                       [--no-auto-activate] [--dev-endpoints] [--max-connections N]
     storj-local status [--data DIR]
     storj-local audit  [--data DIR]
     storj-local reset  [--data DIR] [--yes]
 
 The data directory defaults to ``<user data dir>/storj/local-network`` (platformdirs) and
-can be set with ``STORJ_LOCAL_DATA``.
+can be set with ``STORJ_LOCAL_DATA``. It is private to its owner (0700 directories,
+0600 files); its ``network.json`` holds the admin secret with which ``audit`` (and the
+``storj`` CLI) reach the ``/_dev`` endpoints of a network served by another process.
 """
 
 from __future__ import annotations
@@ -78,7 +80,23 @@ def cli() -> None:
     "--auto-activate/--no-auto-activate",
     default=True,
     show_default=True,
-    help="Activate new users at once (else read tokens from GET /_dev/outbox).",
+    help="Activate new users at once (else each user reads its activation token from "
+    "GET /_dev/outbox with Basic auth, which needs --dev-endpoints).",
+)
+@click.option(
+    "--dev-endpoints/--no-dev-endpoints",
+    default=False,
+    show_default=True,
+    help="Serve GET /_dev/outbox to users (each reads its own mail, with Basic auth) and "
+    "POST /_dev/audit. Without it only the holder of the admin secret in DIR/network.json "
+    "reaches them.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1, 100_000),
+    default=256,
+    show_default=True,
+    help="Connections the Bridge and each farmer serve at once; more are answered 503.",
 )
 @click.option(
     "--mirrors",
@@ -93,6 +111,8 @@ def serve(
     port: int,
     host: str,
     auto_activate: bool,
+    dev_endpoints: bool,
+    max_connections: int,
     mirrors: int | None,
     quiet: bool,
 ) -> None:
@@ -112,6 +132,9 @@ def serve(
         bridge_port=port,
         auto_activate=auto_activate,
         mirror_redundancy=mirrors,
+        farmer_options={"max_connections": max_connections},
+        dev_endpoints=dev_endpoints,
+        max_connections=max_connections,
     )
     stop = threading.Event()
     previous = {
@@ -134,7 +157,10 @@ def serve(
         click.echo("Point a client at it with:")
         click.echo(f"    export STORJ_BRIDGE={url}")
         if not auto_activate:
-            click.echo(f"Activation emails: {url}/_dev/outbox")
+            if dev_endpoints:
+                click.echo(f"Activation emails: {url}/_dev/outbox (Basic auth of the user)")
+            else:
+                click.echo("Activation emails: run with --dev-endpoints to let users read them")
         click.echo("Press Ctrl-C to stop.")
         while not stop.wait(0.2):
             pass
@@ -226,16 +252,19 @@ def reset(data: Path, yes: bool) -> None:
     click.echo(f"Deleted {data}.")
 
 
-def _remote_audit(url: str) -> dict[str, Any]:
+def _remote_audit(url: str, admin_secret: str | None) -> dict[str, Any]:
+    """``POST /_dev/audit`` with the admin secret of the data directory."""
     import requests
 
+    headers = {"x-storj-admin-secret": admin_secret} if admin_secret else {}
     with requests.Session() as session:
         session.trust_env = False
-        response = session.post(f"{url}/_dev/audit", timeout=600)
+        response = session.post(f"{url}/_dev/audit", headers=headers, timeout=600)
     if response.status_code != 200:
         raise click.ClickException(
             f"the running Bridge at {url} does not run audits remotely "
-            f"(HTTP {response.status_code}); stop the network and run this command again"
+            f"(HTTP {response.status_code}); run this command as the owner of the data "
+            "directory, or stop the network and run it again"
         )
     answer = response.json()
     if not isinstance(answer, dict):
@@ -249,14 +278,16 @@ def _remote_audit(url: str) -> dict[str, Any]:
 def audit(ctx: click.Context, data: Path) -> None:
     """Audit every stored shard; print the failures (exit 1 if any).
 
-    Uses the network serving DIR, or starts one for the duration of the audit.
+    Uses the network serving DIR (through its POST /_dev/audit, with the admin secret
+    of DIR/network.json: run it as the owner of DIR), or starts one for the duration of
+    the audit.
     """
     from storj.exception import StorjError
-    from storj.local.network import LocalNetwork, read_running_info
+    from storj.local.network import LocalNetwork, read_admin_secret, read_running_info
 
     info = read_running_info(data)
     if info:
-        report = _remote_audit(str(info["bridge_url"]))
+        report = _remote_audit(str(info["bridge_url"]), read_admin_secret(data))
     else:
         if not _looks_like_network(data):
             raise click.ClickException(f"no local network in {data}")

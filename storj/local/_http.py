@@ -1,15 +1,50 @@
-"""HTTP server plumbing shared by the local Bridge and the farmers."""
+"""HTTP server plumbing shared by the local Bridge and the farmers: request-head
+deadlines, a cap on concurrent connections, and redaction of secrets in logged lines."""
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import json
+import logging
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["Deadlines", "HeadDeadlineMixin"]
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+__all__ = ["Deadlines", "HeadDeadlineMixin", "LimitedWSGIServer", "redact"]
+
+
+def _spelled(word: str) -> str:
+    """A regex for ``word`` with any of its letters possibly percent-encoded."""
+    return "".join(f"(?:{re.escape(c)}|%{ord(c):02x})" for c in word)
+
+
+_SLASH = "(?:/|%2f)"
+#: Path segments after which a Bridge route carries a secret token.
+_TOKEN_ROUTES = ("activations", "deactivations", "resets")
+_SECRET_IN_PATH = re.compile(
+    f"({_SLASH}(?:{'|'.join(_spelled(w) for w in _TOKEN_ROUTES)}){_SLASH}+)"
+    r"""(?:(?!%2f)[^/\s?#'"])+""",
+    re.IGNORECASE,
+)
+_SECRET_IN_QUERY = re.compile(r"""((?:^|[?&;])token=)[^&;\s#'"]*""", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with the secrets a request line can carry replaced by ``<token>``.
+
+    The activation, deactivation and reset tokens of the Bridge's
+    ``/activations/:token``, ``/deactivations/:token`` and ``/resets/:token`` routes
+    (whatever their case, percent-encoded or not) and the value of a ``token`` query
+    parameter (farmers' transfer tokens). Used on every line a server logs about a
+    request: access lines, the HTTP layer's own errors, exceptions.
+    """
+    return _SECRET_IN_QUERY.sub(r"\1<token>", _SECRET_IN_PATH.sub(r"\1<token>", text))
 
 
 class _Entry:
@@ -135,3 +170,113 @@ class HeadDeadlineMixin:
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+class LimitedWSGIServer(ThreadedWSGIServer):
+    """werkzeug's threaded server with at most ``max_connections`` connections served.
+
+    One thread serves each accepted connection, so the cap also bounds the threads. A
+    connection beyond it gets an immediate ``503 {"error": ...}`` with ``Retry-After``
+    from the accepting thread and is closed a second later (closing at once, with the
+    client's request still unread, would answer it with a reset that can destroy the
+    503 before the client reads it). The server's own log lines (werkzeug's "Error on
+    request") go to ``logger``, redacted.
+    """
+
+    #: Refused connections waiting for their delayed close; past it they close at once.
+    max_lingering = 1024
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        app: Any,
+        handler: type[WSGIRequestHandler],
+        *,
+        max_connections: int,
+        logger: logging.Logger,
+    ) -> None:
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise ValueError("max_connections must be a positive integer")
+        if max_connections < 1:
+            raise ValueError("max_connections must be a positive integer")
+        super().__init__(host, port, app, handler)
+        self.max_connections = max_connections
+        self.logger = logger
+        self._limit_lock = threading.Lock()
+        self._active = 0
+        self._lingering = 0
+
+    @property
+    def active_connections(self) -> int:
+        """Connections being served now."""
+        return self._active
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._limit_lock:
+            full = self._active >= self.max_connections
+            if not full:
+                self._active += 1
+        if full:
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._limit_lock:
+            self._active -= 1
+
+    def _refuse(self, sock: socket.socket) -> None:
+        body = json.dumps(
+            {
+                "error": f"The server is busy: it serves at most {self.max_connections} "
+                "connections at once; try again in a moment"
+            }
+        ).encode("utf-8")
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\n"
+            "Content-Type: application/json; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            "Retry-After: 1\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode("ascii")
+        try:
+            sock.setblocking(False)
+            sock.send(head + body)  # a fresh socket's send buffer holds it
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        with self._limit_lock:
+            linger = self._lingering < self.max_lingering
+            if linger:
+                self._lingering += 1
+        if not linger:
+            sock.close()
+            return
+        _DEADLINES.call_later(1.0, lambda: self._close_refused(sock))
+
+    def _close_refused(self, sock: socket.socket) -> None:
+        try:
+            while sock.recv(65536):  # drop what the client sent, then close quietly
+                pass
+        except OSError:
+            pass
+        finally:
+            sock.close()
+            with self._limit_lock:
+                self._lingering -= 1
+
+    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002
+        text = message % args if args else message
+        level = getattr(logging, type.upper(), logging.INFO)
+        self.logger.log(level if isinstance(level, int) else logging.INFO, "%s", redact(text))

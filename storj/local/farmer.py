@@ -45,7 +45,13 @@ Local choices (allowed by §6.3 and §5.4, documented here because clients can s
   ``AUDIT`` or ``RELEASE`` for a renter that never stored the bytes answers ``Shard data
   not found``. ``RELEASE {data_hash, renter, remove}`` forgets the renter and, with
   ``remove``, deletes the shard once no renter keeps it and no upload of it is pending;
-  ``PING`` answers the ``nodeID``.
+  ``PING`` answers the ``nodeID``;
+* at most ``max_connections`` connections are served at once (one thread each); one
+  more is answered 503 ``{"error": ...}`` with ``Retry-After`` and closed;
+* the data directory is private: directories 0700, ``farmer.sqlite3`` (with its
+  ``-wal``/``-shm``), ``identity.key`` and the shard files 0600, tightened at each start;
+* logs never show a transfer token: request lines are logged without their query
+  string, and the HTTP layer's own error lines and mirror failures with ``token=<token>``.
 
 At :meth:`FarmerNode.start` the farmer registers with the Bridge through ``POST /contacts``
 signed with its secp256k1 identity (the 2018 farmer authentication, §2.7, without the
@@ -68,6 +74,7 @@ import secrets
 import shutil
 import socket
 import sqlite3
+import stat
 import tempfile
 import threading
 import time
@@ -80,7 +87,7 @@ from urllib.parse import parse_qs
 
 import requests
 from werkzeug.exceptions import ClientDisconnected
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import get_input_stream
 
 from storj import keys
@@ -91,7 +98,8 @@ from storj.exception import (
     ConfigurationError,
     bridge_error_for_status,
 )
-from storj.local._http import HeadDeadlineMixin
+from storj.local._files import FILE_MODE, private_dir, private_file, private_sqlite
+from storj.local._http import HeadDeadlineMixin, LimitedWSGIServer, redact
 from storj.metadata import __version__
 
 __all__ = [
@@ -176,6 +184,8 @@ class FarmerConfig:
     :param report_quiet: exchange reports wait until no transfer has ended for this many
         seconds (so they do not compete with transfers for the CPU of the machine) ...
     :param report_max_delay: ... but at most this many seconds.
+    :param max_connections: connections served at once; one more is answered 503
+        ``{"error": ...}`` with ``Retry-After`` and closed (no thread is started for it).
     """
 
     data_dir: str | os.PathLike[str]
@@ -195,6 +205,7 @@ class FarmerConfig:
     channel_port: int = 0
     report_quiet: float = 0.25
     report_max_delay: float = 2.0
+    max_connections: int = 256
 
 
 def load_or_create_identity(path: str | os.PathLike[str]) -> str:
@@ -694,8 +705,10 @@ class _QuietRequestHandler(HeadDeadlineMixin, WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
 
-    def log(self, type: str, message: str, *args: Any) -> None:
-        log.debug("%s: " + message.rstrip(), self.address_string(), *args)
+    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002
+        text = (message % args if args else message).rstrip()
+        # an unparsable request line is quoted in the message: never its token
+        log.debug("%s: %s", self.address_string(), redact(text))
 
 
 class _DeferredReports:
@@ -825,7 +838,7 @@ class FarmerNode:
     def _private_key(self) -> str:
         with self._identity_lock:
             if self._private_hex is None:
-                self.data_dir.mkdir(parents=True, exist_ok=True)
+                private_dir(self.data_dir)
                 private_hex = load_or_create_identity(self.data_dir / _IDENTITY_FILE)
                 private = keys.load_private_key(private_hex)
                 self._public_hex = keys.public_key_hex(private)
@@ -916,25 +929,26 @@ class FarmerNode:
     def start(self) -> FarmerNode:
         """Bind the HTTP server, then register with the Bridge (when ``bridge_url`` is set).
 
+        Everything under ``data_dir`` is made private first (directories 0700, files
+        0600). At most ``config.max_connections`` connections are served at once.
+
         :raises BridgeError: the Bridge refused or could not be reached; the server is
             stopped again.
         """
         if self._state is not None:
             return self
         self._private_key()
-        (self.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
-        self.shards_dir.mkdir(parents=True, exist_ok=True)
+        self._make_private()
         for leftover in (self.data_dir / "tmp").iterdir():
             leftover.unlink(missing_ok=True)
         contracts = ContractStore(self.data_dir / _DB_FILE)
         contracts.open(self.has_shard)
         try:
-            server = make_server(
+            server = LimitedWSGIServer(
                 self.config.host,
                 self.config.port,
                 self._serve,
-                threaded=True,
-                request_handler=type(
+                type(
                     "FarmerRequestHandler",
                     (_QuietRequestHandler,),
                     {
@@ -942,6 +956,8 @@ class FarmerNode:
                         "head_timeout": self.config.client_timeout,
                     },
                 ),
+                max_connections=self.config.max_connections,
+                logger=log,
             )
         except BaseException:
             contracts.close()
@@ -974,6 +990,17 @@ class FarmerNode:
                 raise
         log.info("farmer %s listening on %s", self.node_id, self.url)
         return self
+
+    def _make_private(self) -> None:
+        """Directories 0700 and files 0600 under ``data_dir``: created so, and tightened
+        when an older version left them open to others (shards are written 0600)."""
+        private_dir(self.data_dir)
+        private_dir(self.data_dir / "tmp")
+        private_dir(self.shards_dir)
+        private_sqlite(self.data_dir / _DB_FILE)
+        for shard in self.shards_dir.iterdir():
+            if shard.is_file() and stat.S_IMODE(shard.stat().st_mode) != FILE_MODE:
+                private_file(shard)
 
     def stop(self) -> None:
         """Stop serving, drop pending reports and mirrors, close the database."""
@@ -1599,7 +1626,8 @@ class FarmerNode:
             self._keep(state, data_hash, tmp, size, renter)
             ok = True
         except (OSError, requests.RequestException, _TooLarge) as exc:
-            log.warning("mirror of %s from %s failed: %s", data_hash, url, exc or "too large")
+            reason = redact(str(exc)) if str(exc) else "too large"  # no token from the URL
+            log.warning("mirror of %s from %s failed: %s", data_hash, url, reason)
         except Exception:  # never let a background job die silently
             log.exception("mirror of %s from %s failed", data_hash, url)
         finally:

@@ -3,15 +3,21 @@
 :class:`LocalNetwork` ties :class:`storj.local.bridge.BridgeServer` and
 :class:`storj.local.farmer.FarmerNode` together::
 
-    DATA/network.json                      control secret shared by Bridge and farmers (0600)
-    DATA/running.json                      pid and URLs while a network serves DATA
+    DATA/network.json                      control secret shared by Bridge and farmers, and
+                                           the operator's admin secret (0600)
+    DATA/running.json                      pid and URLs while a network serves DATA (0600)
     DATA/bridge/bridge.sqlite3
     DATA/farmers/farmer-N/identity.key     (N = index in LocalNetwork.farmers, from 0)
     DATA/farmers/farmer-N/farmer.sqlite3
     DATA/farmers/farmer-N/shards/<hash>
 
+Everything under DATA is private to its owner: directories 0700, files 0600 (made so at
+every start, whatever the umask or an older version left).
+
 Clients reach it only over HTTP, exactly like a remote Bridge: point them at
-:attr:`LocalNetwork.bridge_url`. This module never imports the client
+:attr:`LocalNetwork.bridge_url`. The Bridge's ``/_dev`` extensions answer the holder of
+the admin secret of ``network.json`` (:func:`read_admin_secret`: the owner of DATA), and
+users (their own mail) only with ``dev_endpoints=True``. This module never imports the client
 (``storj.http``, ``storj.transfer``, ``storj.cli``).
 """
 
@@ -36,16 +42,23 @@ from storj.exception import (
     StorjError,
     bridge_error_for_status,
 )
+from storj.local._files import private_dir
 from storj.local.farmer import FarmerConfig, FarmerNode
 
 if TYPE_CHECKING:
     from storj.local.bridge import BridgeServer
 
-__all__ = ["NETWORK_FILE", "RUNNING_FILE", "LocalNetwork", "read_running_info"]
+__all__ = [
+    "NETWORK_FILE",
+    "RUNNING_FILE",
+    "LocalNetwork",
+    "read_admin_secret",
+    "read_running_info",
+]
 
 log = logging.getLogger("storj.local.network")
 
-#: Persistent settings of a data directory (the control secret), mode 0600.
+#: Persistent settings of a data directory (control and admin secrets), mode 0600.
 NETWORK_FILE = "network.json"
 #: Written while a network serves a data directory: ``{pid, bridge_url, farmers, started}``.
 RUNNING_FILE = "running.json"
@@ -73,6 +86,17 @@ def read_running_info(data_dir: str | os.PathLike[str]) -> dict[str, Any] | None
     if not isinstance(info, dict) or not _pid_alive(int(info.get("pid", 0))):
         return None
     return info
+
+
+def read_admin_secret(data_dir: str | os.PathLike[str]) -> str | None:
+    """The admin secret kept in ``data_dir/network.json`` (``None`` when there is none or
+    the file cannot be read: only its owner can read it)."""
+    try:
+        settings = json.loads((Path(data_dir) / NETWORK_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    secret = settings.get("admin_secret") if isinstance(settings, dict) else None
+    return secret if isinstance(secret, str) and len(secret) >= 32 else None
 
 
 def _write_private_json(path: Path, payload: dict[str, Any]) -> None:
@@ -110,7 +134,12 @@ class LocalNetwork:
         download pointers without ``farmer``, the pre-December-2016 shape).
     :param clock: the Bridge's clock (seconds since the epoch, ``time.time`` by default);
         tests move it to make expiry and repair deadlines pass without waiting.
-    :param bridge_options: any other :class:`storj.local.bridge.BridgeConfig` field.
+    :param farmer_options: other :class:`storj.local.farmer.FarmerConfig` fields for
+        every farmer (e.g. ``max_connections``); the network sets ``data_dir``,
+        ``bridge_url``, ``control_secret``, ``host`` and ``legacy_channel`` itself.
+    :param bridge_options: any other :class:`storj.local.bridge.BridgeConfig` field
+        (e.g. ``dev_endpoints=True``, ``max_connections``); ``admin_secret`` is always
+        the one kept in ``network.json``.
 
     Nothing happens until :meth:`start` (or ``with``).
     """
@@ -126,6 +155,7 @@ class LocalNetwork:
         mirror_redundancy: int | None = None,
         legacy_channels: bool | str = False,
         clock: Callable[[], float] = time.time,
+        farmer_options: dict[str, Any] | None = None,
         **bridge_options: Any,
     ) -> None:
         if farmers < 1:
@@ -139,11 +169,13 @@ class LocalNetwork:
         self.legacy_channels = legacy_channels
         self.bridge_options = bridge_options
         self.clock = clock
+        self.farmer_options = dict(farmer_options or {})
         self.bridge: BridgeServer | None = None
         self.farmers: list[FarmerNode] = []
         #: Seconds the last :meth:`start` took (Bridge up and every farmer registered).
         self.startup_seconds: float | None = None
         self._control_secret: str | None = None
+        self._admin_secret: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -165,7 +197,8 @@ class LocalNetwork:
         if self.bridge is not None:
             return self
         started = time.perf_counter()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
+        private_dir(self.data_dir / "farmers")
         other = read_running_info(self.data_dir)
         if other is not None and other.get("pid") != os.getpid():
             raise StorjError(
@@ -176,6 +209,7 @@ class LocalNetwork:
         from storj.local.bridge import BridgeConfig, BridgeServer
 
         options = dict(self.bridge_options)
+        options["admin_secret"] = self._admin_secret
         if self.mirror_redundancy is not None:
             options["mirror_redundancy"] = self.mirror_redundancy
         bridge = BridgeServer(
@@ -196,11 +230,14 @@ class LocalNetwork:
         nodes = [
             FarmerNode(
                 FarmerConfig(
-                    data_dir=self._farmer_dir(i),
-                    bridge_url=str(bridge.url),
-                    control_secret=secret,
-                    host=self.host,
-                    legacy_channel=bool(self.legacy_channels),
+                    **{
+                        **self.farmer_options,
+                        "data_dir": self._farmer_dir(i),
+                        "bridge_url": str(bridge.url),
+                        "control_secret": secret,
+                        "host": self.host,
+                        "legacy_channel": bool(self.legacy_channels),
+                    }
                 )
             )
             for i in range(self.farmer_count)
@@ -304,6 +341,15 @@ class LocalNetwork:
         """Run one maintenance pass: liveness, verification, repair, garbage collection
         (delegates to ``BridgeServer.maintain``; returns its ``PassReport``)."""
         return self._require_bridge().maintain()
+    @property
+    def admin_secret(self) -> str:
+        """The operator's secret of this data directory (``network.json``): the value of
+        the ``x-storj-admin-secret`` header that lets a tool in another process read
+        every user's mail (``GET /_dev/outbox``) or run an audit (``POST /_dev/audit``).
+        Read or created on first use."""
+        self._load_or_create_secret()
+        assert self._admin_secret is not None
+        return self._admin_secret
 
     # ------------------------------------------------------------------ internals
 
@@ -326,6 +372,8 @@ class LocalNetwork:
             )
 
     def _load_or_create_secret(self) -> str:
+        """The control secret of ``network.json`` (the admin secret is loaded along);
+        missing secrets are created and the file rewritten with mode 0600."""
         if self._control_secret is not None:
             return self._control_secret
         path = self.data_dir / NETWORK_FILE
@@ -336,13 +384,24 @@ class LocalNetwork:
             pass
         except (OSError, ValueError) as exc:
             raise StorjError(f"{path} is unreadable ({exc}); delete it to start afresh") from exc
-        secret = settings.get("control_secret") if isinstance(settings, dict) else None
+        if not isinstance(settings, dict):
+            settings = {}
+        secret = settings.get("control_secret")
+        admin = settings.get("admin_secret")
+        changed = False
         if not isinstance(secret, str) or len(secret) < 32:
             secret = secrets.token_hex(32)
-            _write_private_json(path, {"control_secret": secret})
+            changed = True
+        if not isinstance(admin, str) or len(admin) < 32:
+            admin = secrets.token_hex(32)
+            changed = True
+        if changed:
+            private_dir(self.data_dir)
+            _write_private_json(path, {**settings, "control_secret": secret, "admin_secret": admin})
         elif path.stat().st_mode & 0o077:
             os.chmod(path, 0o600)
         self._control_secret = secret
+        self._admin_secret = admin
         return secret
 
     def _write_running_file(self) -> None:

@@ -80,7 +80,11 @@ def world(tmp_path_factory):
     cwd.mkdir()
     previous = os.getcwd()
     os.chdir(cwd)  # a relative path written by a server would land here
-    network = LocalNetwork(data, 2, mirror_redundancy=0).start()
+    # the fuzzer sends the victim's email with wrong passwords many times: with the
+    # default failure limits the victim would be locked out (test_access_control.py
+    # tests the limiter itself)
+    network = LocalNetwork(data, 2, mirror_redundancy=0, max_auth_failures_per_account=10**6,
+                           max_auth_failures_per_address=10**6).start()
     try:
         victim_email, victim_password = network.create_user("victim@example.com")
         victim = Client(victim_email, victim_password, api_url=network.bridge_url,

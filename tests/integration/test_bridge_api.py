@@ -337,7 +337,7 @@ def test_register_user_with_pubkey(anon, bridge):
 
 @pytest.fixture
 def manual(tmp_path):
-    server = BridgeServer(make_config(tmp_path, auto_activate=False)).start()
+    server = BridgeServer(make_config(tmp_path, auto_activate=False, dev_endpoints=True)).start()
     yield server
     server.stop()
 
@@ -357,8 +357,10 @@ def test_activation_through_the_outbox(manual):
     token = mails[0]["token"]
     assert re.fullmatch(r"[0-9a-f]{64}", token)
     assert ISO_MS.match(mails[0]["created"])
-    assert anon.get("/_dev/outbox", params={"email": EMAIL}).json() == mails
-    assert anon.get("/_dev/outbox", params={"email": "x@example.com"}).json() == []
+    # the dev outbox shows a user (not yet activated) its own mail, nobody else's
+    assert client.get("/_dev/outbox", params={"email": EMAIL}).json() == mails
+    assert client.get("/_dev/outbox", params={"email": "x@example.com"}).status_code == 403
+    assert anon.get("/_dev/outbox", params={"email": EMAIL}).status_code == 401
 
     resend = anon.post("/activations", json={"email": EMAIL})
     assert resend.status_code == 201 and resend.json()["activated"] is False

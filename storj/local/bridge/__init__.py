@@ -78,9 +78,6 @@ Status codes chosen where 2016 answered 500 (or crashed) for a client mistake
 
 Local extensions (not Storj)
 ----------------------------
-* ``auto_activate`` (default on) and the outbox: ``BridgeServer.outbox()`` and
-  ``GET /_dev/outbox[?email=]`` (``dev_endpoints``) → ``[{to, kind, token, created}]``;
-  ``POST /_dev/audit`` (``dev_endpoints``) → the report of ``BridgeServer.audit_all()``.
 * ``POST /buckets/:id/files`` takes ``"overwrite": true``: an entry of the same name
   (same deterministic id) is replaced by the new one in one store transaction, so the
   name always refers to a complete version, the old or the new. The old entry's frame,
@@ -90,6 +87,17 @@ Local extensions (not Storj)
   Bridges without the extension ignore the field (2016 upserts anyway; 2018 refuses
   the duplicate), which is how the SDK's ``upload_file(..., overwrite=True)``
   recognises them and falls back to delete + create.
+* ``auto_activate`` (default on) and the outbox: ``BridgeServer.outbox()`` (in-process)
+  and ``GET /_dev/outbox[?email=]`` → ``[{to, kind, token, created}]``;
+  ``POST /_dev/audit`` → the report of ``BridgeServer.audit_all()``. Since a reset token
+  is the account (``PATCH /users/:id`` needs no authentication), the ``/_dev`` routes
+  never give one user another user's mail: a request with the operator's
+  ``x-storj-admin-secret`` (``admin_secret``, compared in constant time; ``LocalNetwork``
+  keeps it in ``network.json``, mode 0600) may read all mail and audit, whether
+  ``dev_endpoints`` is on or off; with ``dev_endpoints`` (default **off**;
+  ``storj-local serve --dev-endpoints``) a user authenticated with Basic, activated or
+  not, reads its own mail only (``?email=`` of another → 403); anyone else gets 404
+  ``Not found`` (``dev_endpoints`` off) or 401.
 * Farmers register themselves with ``POST /contacts``; the Bridge contracts them with
   the control RPC (``storj.local.bridge.control``) secured by ``control_secret``.
 * Farmer choice: ``PUT /frames/:id`` contracts a random live farmer outside ``exclude``
@@ -113,8 +121,27 @@ Local extensions (not Storj)
   mirror_redundancy`` good copies, garbage collection of abandoned uploads and deleted
   files, and farmer releases (control ``RELEASE``) — ``BridgeServer.maintain()`` runs one
   pass now.
-* Transfer quotas (§1.3) are counted but enforced only with ``enforce_transfer_limits``;
-  there is no request-rate limiter.
+* Transfer quotas (§1.3) are counted but enforced only with ``enforce_transfer_limits``.
+  There is no general request-rate limiter; instead (answers as the 2018 limiter's,
+  429 ``{"error": "Too Many Requests"}``, plus ``Retry-After``): failed Basic
+  authentications per account (``max_auth_failures_per_account``) and per client
+  address (``max_auth_failures_per_address``, a wrong admin secret counts too) within
+  ``auth_failure_window`` — past a limit the right password is refused too until the
+  window moves on, successes never count — and mails queued per account within
+  ``mail_window`` (``max_mails_per_account``) for the unauthenticated
+  ``PATCH /users/:id`` and ``POST /activations``.
+* At most ``max_connections`` connections are served at once (one thread each); one
+  more is answered 503 ``{"error": …}`` with ``Retry-After`` and closed.
+* Replays (deviations, see ``docs/protocol.rst``): a request allowed by a bucket-listed
+  key needs a fresh ``__nonce`` (2016 checked none on that path), remembered for the
+  key's user or, for a key of no user, for the key; an accepted farmer-signed message
+  (§2.7) is remembered until its timestamp leaves the five-minute window and refused
+  when it comes again (401).
+* The access log writes the tokens of ``/activations/:token``,
+  ``/deactivations/:token`` and ``/resets/:token`` as ``<token>``, also in the HTTP
+  layer's error lines and in logged exceptions.
+* The data directory is 0700 and ``bridge.sqlite3`` (with ``-wal``/``-shm``) 0600,
+  tightened at every start.
 * Legacy data channels (§6.6): a farmer may register ``channel: "ws://<address>:<port>"``
   on its own address; with ``legacy_channels=True`` pointers and ``PUT /frames/:id``
   answers carry it next to ``farmer``, with ``legacy_channels="only"`` download pointers

@@ -6,7 +6,9 @@ answer 404 ``{"error": "Not found"}``; an unexpected exception is logged with it
 traceback on the ``storj.local.bridge`` logger and answered 500
 ``{"error": "Internal error"}`` — the client never sees a traceback. One log line per
 request: method, path (no query string), status and milliseconds; headers and bodies are
-never logged.
+never logged, and the tokens that travel in paths (``/activations/:token``,
+``/deactivations/:token``, ``/resets/:token``) are logged as ``<token>``
+(:func:`storj.local._http.redact`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from storj.local._http import redact
 from storj.local.bridge import (
     routes_buckets,
     routes_contacts,
@@ -29,11 +32,13 @@ from storj.local.bridge import (
     routes_reports,
     routes_users,
 )
+from storj.local.bridge.auth import AuthLimiter
 from storj.local.bridge.config import BridgeConfig
 from storj.local.bridge.context import RequestContext, json_response
 from storj.local.bridge.control import FarmerControl
-from storj.local.bridge.errors import BridgeHTTPError, PayloadTooLarge
+from storj.local.bridge.errors import BridgeHTTPError, PayloadTooLarge, TooManyRequests
 from storj.local.bridge.farmers import FarmerPool
+from storj.local.bridge.limits import SeenOnce
 from storj.local.bridge.maintenance import Maintenance
 from storj.local.bridge.mirrors import Mirrorer
 from storj.local.bridge.router import Router
@@ -61,6 +66,14 @@ class Services:
         self.control = FarmerControl(config.control_secret, config.farmer_timeout)
         self.farmers = FarmerPool(self)
         self.mirrors = Mirrorer(self)
+        #: Failed Basic authentications (and wrong admin secrets) per account and address.
+        self.auth_limiter = AuthLimiter(
+            config.max_auth_failures_per_account,
+            config.max_auth_failures_per_address,
+            config.auth_failure_window,
+        )
+        #: Farmer-signed messages already accepted (§2.7), until their window closes.
+        self.farmer_messages = SeenOnce()
         self.retrieve_pool = ThreadPoolExecutor(16, thread_name_prefix="storj-bridge-retrieve")
         self.background = ThreadPoolExecutor(4, thread_name_prefix="storj-bridge-mirror")
         self.maintenance = Maintenance(self)
@@ -133,11 +146,13 @@ class BridgeApp:
             if self.services.closing:  # pools or store went away under this request
                 response = json_response({"error": "The Bridge is shutting down"}, 503)
             else:
-                log.exception("unexpected error in %s %s", method, path[:200])
+                log.exception("unexpected error in %s %s", method, redact(path[:200]))
                 response = json_response({"error": "Internal error"}, 500)
         _cors(response, environ)
         elapsed = (time.perf_counter() - started) * 1000
-        log.info("%s %s %d %.1fms", method, path[:200], response.status_code, elapsed)
+        log.info(
+            "%s %s %d %.1fms", method, redact(path[:200]), response.status_code, elapsed
+        )
         return response(environ, start_response)
 
     def _handle(self, method: str, environ: dict[str, Any]) -> Response:
@@ -159,7 +174,10 @@ class BridgeApp:
             route, params = found
             response = route.handler(ctx, **params)
         except BridgeHTTPError as exc:
-            return json_response({"error": exc.message}, exc.status)
+            answer = json_response({"error": exc.message}, exc.status)
+            if isinstance(exc, TooManyRequests):
+                answer.headers["Retry-After"] = str(exc.retry_after)
+            return answer
         except StoreClosedError:
             return json_response({"error": "The Bridge is shutting down"}, 503)
         assert isinstance(response, Response)
@@ -175,7 +193,9 @@ def create_app(
     """
     config.validate()
     if store is None:
-        from pathlib import Path
+        from storj.local._files import private_dir, private_sqlite
 
-        store = Store(Path(config.data_dir) / "bridge.sqlite3").open()
+        data_dir = private_dir(config.data_dir)
+        private_sqlite(data_dir / "bridge.sqlite3")
+        store = Store(data_dir / "bridge.sqlite3").open()
     return BridgeApp(Services(config, store, clock))

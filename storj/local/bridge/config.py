@@ -22,7 +22,14 @@ class BridgeConfig:
     :ivar host: address to bind; loopback by default.
     :ivar port: TCP port; ``0`` picks a free one (the service default is 6382).
     :ivar auto_activate: new users are activated at once (no activation email needed).
-    :ivar dev_endpoints: serve ``GET /_dev/outbox`` and ``POST /_dev/audit`` (local extensions).
+    :ivar dev_endpoints: serve the local extensions ``GET /_dev/outbox`` (each user reads
+        its own mail with Basic authentication) and ``POST /_dev/audit`` to their callers;
+        off by default (``storj-local serve --dev-endpoints`` turns it on). Requests
+        carrying ``admin_secret`` are served whether it is on or off.
+    :ivar admin_secret: the operator's secret (at least 32 characters): a request with it
+        in the ``x-storj-admin-secret`` header may read every user's mail from
+        ``GET /_dev/outbox`` and call ``POST /_dev/audit``. ``None`` (default): nobody
+        can. :class:`storj.local.LocalNetwork` keeps one in ``network.json`` (mode 0600).
     :ivar control_secret: value of the ``x-storj-control-secret`` header sent to farmers'
         control endpoint; without it no contract can be negotiated.
     :ivar token_ttl: lifetime of bucket operation tokens (2018: one hour; 2016: 300).
@@ -39,6 +46,20 @@ class BridgeConfig:
     :ivar request_timeout: socket timeout of the HTTP server, and the time a client has to
         send a whole request line and headers (bounds slow clients).
     :ivar enforce_transfer_limits: apply the free-tier transfer quotas (§1.3 → 420).
+    :ivar max_connections: connections served at once; one more is answered 503
+        ``{"error": ...}`` with ``Retry-After`` and closed (no thread is started for it).
+    :ivar auth_failure_window: the window (seconds) of the failed-authentication limiter.
+    :ivar max_auth_failures_per_account: failed Basic authentications of one account
+        within ``auth_failure_window``; past it every Basic request for the account, with
+        the right password too, is answered 429 ``Too Many Requests`` until old failures
+        leave the window. Only failures count, never successes.
+    :ivar max_auth_failures_per_address: the same limit for failures (Basic, or a wrong
+        ``x-storj-admin-secret``) from one client address, whatever the account; a local
+        network's clients all share 127.0.0.1, so it is higher than the account limit.
+    :ivar mail_window: the window (seconds) of the mail limiter.
+    :ivar max_mails_per_account: e-mails queued for one account within ``mail_window``;
+        past it the unauthenticated routes that queue mail (``PATCH /users/:id``,
+        ``POST /activations``) answer 429 for that account.
     :ivar legacy_channels: hand out the legacy WebSocket data channels (§6.6) of farmers
         that registered one: ``False`` (default) never; ``True`` adds
         ``channel: "ws://address:port"`` next to ``farmer`` in download pointers and in the
@@ -62,8 +83,9 @@ class BridgeConfig:
     host: str = "127.0.0.1"
     port: int = 0
     auto_activate: bool = True
-    dev_endpoints: bool = True
+    dev_endpoints: bool = False
     control_secret: str | None = None
+    admin_secret: str | None = None
     token_ttl: float = 3600.0
     nonce_ttl: float = 300.0
     max_body_bytes: int = 1024 * 1024
@@ -80,6 +102,12 @@ class BridgeConfig:
     farmer_lost_after: float = 3_600.0
     unconfirmed_ttl: float = 86_400.0
     frame_ttl: float = 86_400.0
+    max_connections: int = 256
+    auth_failure_window: float = 300.0
+    max_auth_failures_per_account: int = 10
+    max_auth_failures_per_address: int = 100
+    mail_window: float = 3600.0
+    max_mails_per_account: int = 10
 
     def validate(self) -> None:
         """Raise :class:`ValueError` when a setting cannot work."""
@@ -91,7 +119,14 @@ class BridgeConfig:
             raise ValueError("max_body_bytes must be positive")
         if not 0 <= self.mirror_redundancy <= 12:
             raise ValueError("mirror_redundancy must be between 0 and 12")
-        for name in ("token_ttl", "nonce_ttl", "farmer_timeout", "request_timeout"):
+        for name in (
+            "token_ttl",
+            "nonce_ttl",
+            "farmer_timeout",
+            "request_timeout",
+            "auth_failure_window",
+            "mail_window",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.legacy_channels not in (False, True, "only"):
@@ -107,3 +142,16 @@ class BridgeConfig:
                 raise ValueError(f"{name} must be zero or a positive number of seconds")
         if self.consign_attempts < 1:
             raise ValueError("consign_attempts must be at least 1")
+        for name in (
+            "max_connections",
+            "max_auth_failures_per_account",
+            "max_auth_failures_per_address",
+            "max_mails_per_account",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer")
+        if self.admin_secret is not None and (
+            not isinstance(self.admin_secret, str) or len(self.admin_secret) < 32
+        ):
+            raise ValueError("admin_secret must be a string of at least 32 characters (or None)")

@@ -15,6 +15,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "ServiceUnavailable",
+    "TooManyRequests",
     "TransferRateLimited",
 ]
 
@@ -63,6 +64,18 @@ class PayloadTooLarge(BridgeHTTPError):
 class TransferRateLimited(BridgeHTTPError):
     status = 420
     default_message = "Transfer rate limit"
+
+
+class TooManyRequests(BridgeHTTPError):
+    """429 ``Too Many Requests`` (the 2018 limiter's answer), with ``Retry-After``."""
+
+    status = 429
+    default_message = "Too Many Requests"
+
+    def __init__(self, retry_after: float, message: str | None = None) -> None:
+        super().__init__(message)
+        #: Seconds until the request may succeed (``Retry-After``, rounded up, ≥ 1).
+        self.retry_after = max(1, int(-(-retry_after // 1)))
 
 
 class ServiceUnavailable(BridgeHTTPError):

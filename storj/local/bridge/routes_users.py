@@ -2,7 +2,12 @@
 
 The Bridge sends no e-mail: every message it would have sent (activation, deactivation,
 reset) goes to the outbox table, readable with ``BridgeServer.outbox()`` or
-``GET /_dev/outbox``.
+``GET /_dev/outbox`` (see :mod:`storj.local.bridge.routes_info` for who may read it).
+
+The routes that queue mail without authentication (``PATCH /users/:id``,
+``POST /activations``) answer 429 ``Too Many Requests`` once
+``BridgeConfig.max_mails_per_account`` mails were queued for the target account within
+``mail_window`` (every mail counts, the registration's activation mail too).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from werkzeug.wrappers import Response
 
 from storj.local.bridge.auth import authenticate, store_password
 from storj.local.bridge.context import RequestContext, json_response
-from storj.local.bridge.errors import BadRequest, NotAuthorized, NotFound
+from storj.local.bridge.errors import BadRequest, NotAuthorized, NotFound, TooManyRequests
 from storj.local.bridge.router import Router
 from storj.local.bridge.serialize import user_json
 from storj.local.bridge.store import DuplicateError, Row
@@ -34,6 +39,25 @@ def send_mail(ctx: RequestContext, to: str, kind: str, token: str, redirect: str
             "created": ctx.now_ms(),
         }
     )
+
+
+def check_mail_quota(ctx: RequestContext, email: str) -> None:
+    """Refuse to queue one more mail for ``email`` past ``max_mails_per_account``.
+
+    :raises TooManyRequests: with the seconds until the oldest counted mail leaves the
+        window.
+    """
+    config = ctx.services.config
+    now = ctx.now_ms()
+    window_ms = int(config.mail_window * 1000)
+    recent = sorted(
+        int(row["created"])
+        for row in ctx.services.store.outbox(email)
+        if int(row["created"]) > now - window_ms
+    )
+    if len(recent) >= config.max_mails_per_account:
+        oldest = recent[len(recent) - config.max_mails_per_account]
+        raise TooManyRequests((oldest + window_ms - now) / 1000)
 
 
 def _user_or_redirect(ctx: RequestContext, user: Row) -> Response:
@@ -115,6 +139,7 @@ def register(router: Router) -> None:
             raise NotFound("User not found")
         if user["activated"]:
             raise BadRequest("User is already activated")
+        check_mail_quota(ctx, user["email"])
         activator = user["activator"] or activation_token()
         updated = store.update_user(user["email"], activator=activator)
         assert updated is not None
@@ -155,6 +180,7 @@ def register(router: Router) -> None:
         redirect = optional_string(body, "redirect")
         if user is None:
             raise NotFound("User not found")
+        check_mail_quota(ctx, user["email"])
         resetter = long_token()
         updated = store.update_user(user["email"], resetter=resetter, pending_hashpass=pending)
         assert updated is not None

@@ -7,13 +7,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
-from storj.local._http import HeadDeadlineMixin
+from storj.local._files import private_dir, private_sqlite
+from storj.local._http import HeadDeadlineMixin, LimitedWSGIServer, redact
 from storj.local.bridge.app import BridgeApp, Services
 from storj.local.bridge.audit import audit_all
 from storj.local.bridge.config import BridgeConfig
@@ -52,7 +52,8 @@ class _QuietHandler(HeadDeadlineMixin, WSGIRequestHandler):
             self.wfile.write(body)
 
     def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002
-        log.debug("http server: " + message, *args)
+        text = message % args if args else message
+        log.debug("http server: %s", redact(text))  # the request line may carry a token
 
 
 class BridgeServer:
@@ -76,11 +77,17 @@ class BridgeServer:
     # -- life cycle -------------------------------------------------------------------
 
     def start(self) -> BridgeServer:
-        """Open ``<data_dir>/bridge.sqlite3``, bind, and serve in a daemon thread."""
+        """Open ``<data_dir>/bridge.sqlite3``, bind, and serve in a daemon thread.
+
+        The data directory is made 0700 and the database files 0600 (existing ones are
+        tightened). At most ``config.max_connections`` connections are served at once.
+        """
         if self._server is not None:
             return self
         self.config.validate()
-        store = Store(Path(self.config.data_dir) / "bridge.sqlite3").open()
+        data_dir = private_dir(self.config.data_dir)
+        private_sqlite(data_dir / "bridge.sqlite3")
+        store = Store(data_dir / "bridge.sqlite3").open()
         services = Services(self.config, store, self._clock)
         handler = type(
             "BridgeRequestHandler",
@@ -88,12 +95,13 @@ class BridgeServer:
             {"timeout": self.config.request_timeout, "head_timeout": self.config.request_timeout},
         )
         try:
-            server = make_server(
+            server = LimitedWSGIServer(
                 self.config.host,
                 int(self.config.port),
                 BridgeApp(services),
-                threaded=True,
-                request_handler=handler,
+                handler,
+                max_connections=self.config.max_connections,
+                logger=log,
             )
         except BaseException:
             services.close()
