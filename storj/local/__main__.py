@@ -4,6 +4,7 @@ Commands::
 
     storj-local serve  [--data DIR] [--farmers N] [--port 6382] [--host 127.0.0.1]
                        [--no-auto-activate] [--dev-endpoints] [--max-connections N]
+                       [--mirrors N] [--repair-interval S] [--farmer-lost-after S]
     storj-local status [--data DIR]
     storj-local audit  [--data DIR]
     storj-local reset  [--data DIR] [--yes]
@@ -104,6 +105,21 @@ def cli() -> None:
     default=None,
     help="Extra copies the Bridge keeps of each shard by automatic mirroring [default: 2].",
 )
+@click.option(
+    "--repair-interval",
+    type=click.FloatRange(0),
+    default=300.0,
+    show_default=True,
+    help="Seconds between maintenance passes: liveness, audits, repair of lost or corrupt "
+    "copies, garbage collection (0: none).",
+)
+@click.option(
+    "--farmer-lost-after",
+    type=click.FloatRange(0),
+    default=3600.0,
+    show_default=True,
+    help="Seconds a farmer may stay unreachable before its copies are replaced.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Do not log every request.")
 def serve(
     data: Path,
@@ -114,6 +130,8 @@ def serve(
     dev_endpoints: bool,
     max_connections: int,
     mirrors: int | None,
+    repair_interval: float,
+    farmer_lost_after: float,
     quiet: bool,
 ) -> None:
     """Run the network until Ctrl-C or SIGTERM."""
@@ -135,6 +153,8 @@ def serve(
         farmer_options={"max_connections": max_connections},
         dev_endpoints=dev_endpoints,
         max_connections=max_connections,
+        repair_interval=repair_interval,
+        farmer_lost_after=farmer_lost_after,
     )
     stop = threading.Event()
     previous = {

@@ -490,3 +490,49 @@ class _CancelAfterBytes:
 
     def is_set(self) -> bool:
         return self.done >= self.limit
+
+
+def test_replaced_file_gives_the_old_version_back(net, tmp_path):
+    alice = user_client(net)
+    assert alice.email
+    bucket_id, file_id, _ = upload(alice, tmp_path, 3000, name="doc.bin")
+    wait_until(lambda: all_at_redundancy(net, alice.email))
+    old = shard_hashes(net, alice.email)
+    newer = tmp_path / "doc.bin"
+    newer.write_bytes(os.urandom(4000))
+    entry = alice.upload_file(bucket_id, newer, overwrite=True)
+    assert entry.id == file_id
+    report = net.maintain()  # the replaced entry's frame is garbage at once
+    assert report.frames_removed == 1 and report.releases_done == 3
+    assert not old & shard_hashes(net, alice.email)
+    assert not old & shard_files(net)
+    assert download(alice, tmp_path, bucket_id, file_id) == newer.read_bytes()
+
+
+def test_storj_local_serve_passes_the_maintenance_settings(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from storj.exception import StorjError
+    from storj.local import __main__ as local_main
+    from storj.local import network as network_module
+
+    seen: dict[str, Any] = {}
+
+    class Recorder:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            seen.update(kwargs)
+
+        def start(self) -> None:
+            raise StorjError("recorded")
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(network_module, "LocalNetwork", Recorder)
+    result = CliRunner().invoke(
+        local_main.cli,
+        ["serve", "--data", str(tmp_path), "--repair-interval", "60",
+         "--farmer-lost-after", "600"],
+    )
+    assert result.exit_code == 1 and "recorded" in result.output
+    assert (seen["repair_interval"], seen["farmer_lost_after"]) == (60.0, 600.0)
