@@ -364,6 +364,23 @@ class TokenStore:
             self._tokens.pop(token, None)
             self._busy.discard(token)
 
+    def revoke_older(self, data_hash: str, operation: str, age: float) -> int:
+        """Forget the ``operation`` tokens for ``data_hash`` issued more than ``age``
+        seconds ago; returns how many."""
+        issued_before = self._clock() - age
+        with self._lock:
+            old = [
+                t.token
+                for t in self._tokens.values()
+                if t.data_hash == data_hash
+                and t.operation == operation
+                and t.expires - self.ttl < issued_before
+                and t.token not in self._busy
+            ]
+            for token in old:
+                del self._tokens[token]
+        return len(old)
+
     def pending(self, data_hash: str, operation: str) -> bool:
         """True while an unexpired ``operation`` token for ``data_hash`` exists."""
         now = self._clock()
@@ -1544,25 +1561,30 @@ class FarmerNode:
     def _release(self, params: dict[str, Any]) -> dict[str, Any]:
         """RELEASE: the renter no longer needs the shard. With ``remove`` (the Bridge holds
         no contract for it on this farmer any more) the shard file, its contract and leaves
-        are deleted once no other renter keeps it and no upload of it is pending.
+        are deleted once no other renter keeps it and no upload of it is pending; PUSH
+        tokens for it issued more than ``stale_after`` seconds ago (before the Bridge
+        dropped the contracts) are revoked first.
 
-        Answers ``{"deleted": bool, "bytes": n}`` (bytes freed on disk).
+        Answers ``{"deleted": bool, "bytes": n}`` (bytes freed on disk), plus ``"busy":
+        true`` when an upload or mirror of the shard is pending (ask again later).
         """
         data_hash = _hash_param(params)
         renter = self._renter(params)
         state = self._require_state()
+        stale_after = params.get("stale_after")
         with self._store_lock:
+            if params.get("remove") is True and isinstance(stale_after, (int, float)):
+                # PUSH tokens of contracts the Bridge dropped will never be used for them
+                self.tokens.revoke_older(data_hash, PUSH, max(0.0, float(stale_after)))
+            if self.tokens.pending(data_hash, PUSH) or data_hash in state.mirroring:
+                # a transfer may still store it (for this renter too): ask again later
+                return {"deleted": False, "bytes": 0, "busy": True}
             remaining = (
                 state.contracts.remove_renter(data_hash, renter)
                 if renter is not None
                 else state.contracts.renters(data_hash)
             )
-            if (
-                params.get("remove") is not True
-                or remaining - {LEGACY_RENTER}
-                or self.tokens.pending(data_hash, PUSH)
-                or data_hash in state.mirroring
-            ):
+            if params.get("remove") is not True or remaining - {LEGACY_RENTER}:
                 return {"deleted": False, "bytes": 0}
             path = self.shard_path(data_hash)
             try:

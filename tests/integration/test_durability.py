@@ -536,3 +536,28 @@ def test_storj_local_serve_passes_the_maintenance_settings(monkeypatch, tmp_path
     )
     assert result.exit_code == 1 and "recorded" in result.output
     assert (seen["repair_interval"], seen["farmer_lost_after"]) == (60.0, 600.0)
+
+
+def test_a_release_never_undoes_a_copy_stored_again_since(tmp_path, clock):
+    """A copy dropped (release queued), then mirrored back to the same farmer before the
+    release ran: the release is obsolete and must not take the new copy away."""
+    net = start(tmp_path, clock, farmers=2, mirror_redundancy=1)
+    try:
+        alice = user_client(net)
+        assert alice.email
+        bucket_id, file_id, data = upload(alice, tmp_path, 3000)
+        wait_until(lambda: all_at_redundancy(net, alice.email, copies=2))
+        [data_hash] = shard_hashes(net, alice.email)
+        services = net.bridge.services  # type: ignore[union-attr]
+        [first, _] = services.store.contracts_for(data_hash, alice.email)
+        services.store.drop_contracts([first["id"]], services.now_ms())
+        assert len(services.store.pending_releases()) == 1
+        assert services.mirrors.ensure(data_hash, alice.email) == 1  # back to that farmer
+        wait_until(lambda: first["node_id"] in good_holders(net, data_hash, alice.email))
+        report = net.maintain()
+        assert report.releases_done == 0 and services.store.pending_releases() == []
+        assert net.audit()["ok"] == 2
+        assert farmer(net, first["node_id"]).has_shard(data_hash)
+        assert download(alice, tmp_path, bucket_id, file_id) == data
+    finally:
+        net.stop()

@@ -437,7 +437,10 @@ def test_schema_3_gives_every_contract_its_owners(tmp_path):
         assert orphan["owner"] == ""
         assert [c["hash"] for c in store.drop_unreferenced(now=5)] == ["cd" * 20]
         [release] = store.pending_releases()
-        assert (release["node_id"], release["hash"], release["still_used"]) == ("n1", "cd" * 20, 0)
+        assert (release["node_id"], release["hash"]) == ("n1", "cd" * 20)
+        assert store.release_status("n1", "cd" * 20, release["renter"], 0) == ("go", False)
+        # the shard is still named there by Alice's and Bob's contracts
+        assert store.release_status("n1", "ab" * 20, release["renter"], 0) == ("go", True)
         assert store.get_frame("f" * 24)["updated"] == 1
     finally:
         store.close()

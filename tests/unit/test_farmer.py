@@ -1008,8 +1008,21 @@ def test_release_without_remove_or_with_a_pending_upload_deletes_nothing(farmer)
     assert answer["result"] == {"deleted": False, "bytes": 0} and path.exists()
     token = consign_for(farmer, HELLO, BOB)  # an upload is on its way
     answer = call(farmer, "RELEASE", data_hash=HELLO_HASH, renter=ALICE, remove=True)
-    assert answer["result"]["deleted"] is False and path.exists()
+    assert answer["result"] == {"deleted": False, "bytes": 0, "busy": True} and path.exists()
     assert post_shard(farmer, HELLO_HASH, token, HELLO).ok
+
+
+def test_release_voids_upload_tokens_of_dropped_contracts(farmer, bridge):
+    assert post_shard(farmer, HELLO_HASH, consign_for(farmer, HELLO, ALICE), HELLO).ok
+    abandoned = consign_for(farmer, HELLO, BOB)  # Bob's contract was dropped since
+    busy = call(farmer, "RELEASE", data_hash=HELLO_HASH, renter=ALICE, remove=True,
+                stale_after=3600)
+    assert busy["result"]["busy"] is True
+    freed = call(farmer, "RELEASE", data_hash=HELLO_HASH, renter=ALICE, remove=True,
+                 stale_after=0)
+    assert freed["result"] == {"deleted": True, "bytes": len(HELLO)}
+    refused = post_shard(farmer, HELLO_HASH, abandoned, HELLO)
+    assert refused.json() == {"result": MSG_TOKEN_NOT_ACCEPTED}
 
 
 def test_ping_and_bad_renter(farmer):

@@ -14,6 +14,7 @@ never logged, and the tokens that travel in paths (``/activations/:token``,
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -77,10 +78,17 @@ class Services:
         self.retrieve_pool = ThreadPoolExecutor(16, thread_name_prefix="storj-bridge-retrieve")
         self.background = ThreadPoolExecutor(4, thread_name_prefix="storj-bridge-mirror")
         self.maintenance = Maintenance(self)
+        self._copy_locks = [threading.Lock() for _ in range(64)]
         self.closing = False
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def copy_lock(self, node_id: str, data_hash: str) -> threading.Lock:
+        """The lock held while a copy of ``data_hash`` on ``node_id`` is recorded
+        (``PUT /frames/:id``) or released (maintenance), so that a release never
+        undoes a copy recorded at the same moment. One of 64 striped locks."""
+        return self._copy_locks[hash((node_id, data_hash)) % len(self._copy_locks)]
 
     def close(self) -> None:
         """Stop maintenance and the worker pools (queued work is dropped, running work

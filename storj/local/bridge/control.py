@@ -6,8 +6,8 @@ body ``{"id": uuid, "method": M, "params": {...}}``; the farmer answers
 Bridge: ``CONSIGN {data_hash, data_size, audit_tree, renter}`` → ``{token}``,
 ``RETRIEVE {data_hash, renter}`` → ``{token}``, ``MIRROR {data_hash, data_size,
 audit_tree, token, farmer, renter}`` → ``{}``, ``AUDIT {audits: [{data_hash, challenge,
-renter}]}`` → ``{proofs}``, ``RELEASE {data_hash, renter, remove}`` → ``{deleted, bytes}``,
-``PING {}`` → ``{nodeID}`` (``docs/internals.rst`` has the details).
+renter}]}`` → ``{proofs}``, ``RELEASE {data_hash, renter, remove, stale_after}`` →
+``{deleted, bytes, busy?}``, ``PING {}`` → ``{nodeID}`` (``docs/internals.rst`` has the details).
 
 Uses ``http.client`` directly: loopback calls, no proxies, no shared connection state
 between threads.

@@ -151,19 +151,35 @@ class FarmerPool:
         return None
 
     def release(
-        self, contact: Row, data_hash: str, renter: str, *, legacy: bool, remove: bool
-    ) -> int:
+        self,
+        contact: Row,
+        data_hash: str,
+        renter: str,
+        *,
+        legacy: bool,
+        remove: bool,
+        stale_after: float,
+    ) -> tuple[int, bool]:
         """Tell ``contact`` that ``renter`` no longer needs ``data_hash`` (``remove``: no
-        contract names it there any more, delete it). Returns the bytes the farmer freed.
+        contract names it there any more, delete it; upload tokens issued more than
+        ``stale_after`` seconds ago are void). Returns ``(bytes the farmer freed, busy)``;
+        ``busy``: a transfer of the shard is pending there, ask again later.
 
         :raises ControlError: the farmer could not be reached or refused.
         """
-        params: dict[str, Any] = {"data_hash": data_hash, "renter": renter, "remove": remove}
+        params: dict[str, Any] = {
+            "data_hash": data_hash,
+            "renter": renter,
+            "remove": remove,
+            "stale_after": round(stale_after, 3),
+        }
         if legacy:
             params["adopt"] = True
         result = self.call(contact, "RELEASE", params)
         freed = result.get("bytes")
-        return freed if isinstance(freed, int) and not isinstance(freed, bool) else 0
+        if not isinstance(freed, int) or isinstance(freed, bool):
+            freed = 0
+        return freed, result.get("busy") is True
 
     def ping(self, contact: Row) -> bool:
         """True when the farmer answers a ``PING``."""

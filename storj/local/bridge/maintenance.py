@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 from storj.local.bridge.audit import FAILED, OK, audit_contracts
 from storj.local.bridge.control import ControlError
-from storj.local.bridge.mirrors import good_copies
+from storj.local.bridge.mirrors import PENDING_TTL_MS, good_copies
 from storj.local.bridge.store import Row, StoreClosedError
 
 if TYPE_CHECKING:
@@ -208,6 +208,7 @@ class Maintenance:
         services = self.services
         store = services.store
         now = services.now_ms()
+        pending_since = now - PENDING_TTL_MS
         for release in store.pending_releases():
             node_id, data_hash, renter = release["node_id"], release["hash"], release["renter"]
             contact = store.get_contact(node_id)
@@ -216,16 +217,30 @@ class Maintenance:
                 continue
             if not services.farmers.is_live(contact, now):
                 continue
-            try:
-                freed = services.farmers.release(
-                    contact,
-                    data_hash,
-                    renter,
-                    legacy=bool(release["legacy"]),
-                    remove=not release["still_used"],
+            # no copy of this shard may be recorded on that farmer while its release runs
+            with services.copy_lock(node_id, data_hash):
+                status, still_used = store.release_status(
+                    node_id, data_hash, renter, pending_since
                 )
-            except ControlError as exc:
-                log.info("release of %s on %s failed: %s", data_hash, node_id, exc)
+                if status == "obsolete":  # the renter stored it there again since
+                    store.release_done(node_id, data_hash, renter)
+                    continue
+                if status == "wait":  # a mirror to that farmer is on its way
+                    continue
+                try:
+                    freed, busy = services.farmers.release(
+                        contact,
+                        data_hash,
+                        renter,
+                        legacy=bool(release["legacy"]),
+                        remove=not still_used,
+                        stale_after=max(0, now - release["created"]) / 1000,
+                    )
+                except ControlError as exc:
+                    log.info("release of %s on %s failed: %s", data_hash, node_id, exc)
+                    store.release_failed(node_id, data_hash, renter)
+                    continue
+            if busy:  # an upload of it is pending there: the next pass asks again
                 store.release_failed(node_id, data_hash, renter)
                 continue
             store.release_done(node_id, data_hash, renter)

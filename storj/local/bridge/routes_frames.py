@@ -179,7 +179,8 @@ def register(router: Router) -> None:
             origin="upload",
             owner=user["email"],
         )
-        ctx.services.store.add_shard(pointer, contract)
+        with ctx.services.copy_lock(contact["node_id"], shard["hash"]):
+            ctx.services.store.add_shard(pointer, contract)
         record_transfer(ctx.services.store, user["email"], "bytes_uploaded", shard["size"], now)
         return json_response(
             {

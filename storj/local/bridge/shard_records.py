@@ -311,12 +311,28 @@ class ShardRecords:
     # -- releases ---------------------------------------------------------------------
 
     def pending_releases(self) -> list[Row]:
-        """Deletions farmers still have to carry out, oldest first; each row also says
-        whether any contract (of any owner) still names that shard on that farmer."""
-        return self._all(
-            "SELECT r.*, EXISTS (SELECT 1 FROM contracts c WHERE c.node_id = r.node_id "
-            "AND c.hash = r.hash) AS still_used FROM releases r ORDER BY r.created, r.node_id"
+        """Deletions farmers still have to carry out, oldest first."""
+        return self._all("SELECT * FROM releases ORDER BY created, node_id, hash")
+
+    def release_status(
+        self, node_id: str, data_hash: str, renter: str, pending_since: int
+    ) -> tuple[str, bool]:
+        """Whether a queued release can be carried out now: ``("obsolete", _)`` when the
+        renter holds a copy there again (re-uploaded or mirrored since), ``("wait", _)``
+        while a mirror for the renter to that farmer started after ``pending_since`` is
+        pending, else ``("go", still_used)`` with ``still_used`` true when any contract
+        still names the shard on that farmer."""
+        contracts = self.contracts_at(node_id, data_hash)
+        if any(renter_id(c["owner"]) == renter for c in contracts):
+            return "obsolete", True
+        mirrors = self._all(
+            "SELECT owner FROM mirrors WHERE hash = ? AND node_id = ? AND status = 'pending' "
+            "AND updated > ?",
+            (data_hash, node_id, pending_since),
         )
+        if any(renter_id(m["owner"]) == renter for m in mirrors):
+            return "wait", True
+        return "go", bool(contracts)
 
     def release_done(self, node_id: str, data_hash: str, renter: str) -> None:
         with self.tx() as conn:
