@@ -195,9 +195,10 @@ def framing_problem(
     * the request target is printable ASCII (other bytes are percent-encoded), so the
       servers never have to guess the encoding of a raw byte (400);
     * every header line is ``name: value`` on one line: a line without a colon,
-      whitespace before the colon, a line starting with whitespace (obsolete line
-      folding) or a CR that does not end the line is refused (400);
-    * header values hold no NUL, CR or LF (400);
+      whitespace before the colon, a header block starting with whitespace, or a CR
+      that does not end the line is refused (400), so is a line continued on the next
+      one (obsolete line folding, 400);
+    * header values hold no NUL (400);
     * ``Transfer-Encoding`` must be exactly ``chunked`` (the only coding the servers
       decode): another or an unknown coding, or ``chunked`` not last or not alone, is
       refused (400), so is any ``Transfer-Encoding`` in an HTTP/1.0 request and a
