@@ -1,5 +1,13 @@
-"""HTTP server plumbing shared by the local Bridge and the farmers: request-head
-deadlines, a cap on concurrent connections, and redaction of secrets in logged lines."""
+"""HTTP server plumbing shared by the local Bridge and the farmers.
+
+Both servers run werkzeug's threaded server (:class:`LimitedWSGIServer`, which caps the
+connections served at once) with one request handler base, :class:`LocalRequestHandler`:
+the request head must arrive in time (:class:`HeadDeadlineMixin`), a request whose
+framing is ambiguous or malformed is refused before the application sees it
+(:class:`RequestFramingMixin`, the request smuggling defence of RFC 9112), and the errors
+the HTTP layer answers itself are JSON (:class:`JSONErrorMixin`) in the server's own
+error shape. :func:`redact` takes the secrets out of every logged request line.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +16,35 @@ import itertools
 import json
 import logging
 import re
+import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from email.message import Message
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.serving import DechunkedInput, ThreadedWSGIServer, WSGIRequestHandler
 
-__all__ = ["Deadlines", "HeadDeadlineMixin", "LimitedWSGIServer", "redact"]
+if TYPE_CHECKING:
+    _HandlerBase = BaseHTTPRequestHandler
+else:
+    _HandlerBase = object
+
+__all__ = [
+    "MAX_CONTENT_LENGTH",
+    "Deadlines",
+    "HeadDeadlineMixin",
+    "InvalidJSON",
+    "JSONErrorMixin",
+    "LimitedWSGIServer",
+    "LocalRequestHandler",
+    "RequestFramingMixin",
+    "framing_problem",
+    "parse_json_body",
+    "redact",
+]
 
 
 def _spelled(word: str) -> str:
@@ -280,3 +308,270 @@ class LimitedWSGIServer(ThreadedWSGIServer):
         text = message % args if args else message
         level = getattr(logging, type.upper(), logging.INFO)
         self.logger.log(level if isinstance(level, int) else logging.INFO, "%s", redact(text))
+#: The largest ``Content-Length`` the servers parse (the store's signed 64-bit range);
+#: a larger one is answered 413 before anything is read.
+MAX_CONTENT_LENGTH = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]+")
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+#: Most bytes of an unread request body discarded after an early error answer, so that
+#: closing the socket does not reset the connection before the client has read the
+#: answer.
+_DRAIN_BYTES = 1024 * 1024
+
+
+def framing_problem(
+    request_version: str,
+    target: str,
+    headers: Message,
+    raw_lines: Iterable[bytes] = (),
+) -> tuple[int, str] | None:
+    """What is wrong with a request head (its version, request target and headers as
+    parsed by ``http.server``, and the header lines as received), as ``(status,
+    message)``; ``None`` when it is sound.
+
+    The rules (RFC 9112 §3-§6, RFC 9110 §5.5 and §8.6) that keep a request from being
+    read two ways (request smuggling):
+
+    * the request target is printable ASCII (other bytes are percent-encoded), so the
+      servers never have to guess the encoding of a raw byte (400);
+    * every header line is ``name: value`` on one line: a line without a colon,
+      whitespace before the colon, a header block starting with whitespace, or a CR
+      that does not end the line is refused (400), so is a line continued on the next
+      one (obsolete line folding, 400);
+    * header values hold no NUL (400);
+    * ``Transfer-Encoding`` must be exactly ``chunked`` (the only coding the servers
+      decode): another or an unknown coding, or ``chunked`` not last or not alone, is
+      refused (400), so is any ``Transfer-Encoding`` in an HTTP/1.0 request and a
+      request that has both ``Transfer-Encoding`` and ``Content-Length`` (400);
+    * ``Content-Length`` is sent at most once and is a decimal number (400); one
+      above :data:`MAX_CONTENT_LENGTH` gets 413.
+    """
+    if not target.isascii() or _CONTROL.search(target):
+        return 400, "Malformed request target: percent-encode bytes that are not printable ASCII"
+    if (
+        headers.defects
+        or headers.get_payload()
+        or any(b"\r" in line.removesuffix(b"\n").removesuffix(b"\r") for line in raw_lines)
+    ):
+        return 400, "Malformed header line: send each header as 'Name: value' on one line"
+    for _name, value in headers.items():
+        if "\r" in value or "\n" in value:
+            return 400, "Obsolete line folding is not accepted: send each header on one line"
+        if "\x00" in value:
+            return 400, "Header values must not contain NUL characters"
+    encodings = headers.get_all("Transfer-Encoding") or []
+    lengths = headers.get_all("Content-Length") or []
+    if encodings:
+        if _version(request_version) < (1, 1):
+            return 400, "Transfer-Encoding is not allowed in an HTTP/1.0 request"
+        if lengths:
+            return 400, "A request must not have both Content-Length and Transfer-Encoding"
+        codings = [c.strip(" \t").lower() for v in encodings for c in v.split(",")]
+        codings = [c for c in codings if c]
+        if codings != ["chunked"]:
+            if not codings or codings[-1] != "chunked":
+                return 400, "Transfer-Encoding must end with chunked"
+            return 400, "Unsupported Transfer-Encoding: only chunked is accepted"
+    if len(lengths) > 1:
+        return 400, "Content-Length must be sent once"
+    if lengths:
+        value = lengths[0].strip(" \t")
+        if not _DIGITS.fullmatch(value):
+            return 400, "Invalid Content-Length: expected a decimal number of bytes"
+        if len(value.lstrip("0")) > 19 or int(value) > MAX_CONTENT_LENGTH:
+            return 413, "Content-Length is larger than this server accepts"
+    return None
+
+
+def _version(request_version: str) -> tuple[int, int]:
+    """``(1, 1)`` for ``HTTP/1.1``; ``(0, 9)`` for anything unreadable."""
+    try:
+        major, minor = request_version.split("/", 1)[1].split(".")
+        return int(major), int(minor)
+    except (IndexError, ValueError):
+        return 0, 9
+
+
+class _LineRecorder:
+    """A binary stream that remembers the lines read with ``readline``."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.lines: list[bytes] = []
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self.stream.readline(limit)
+        self.lines.append(line)
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+class RequestFramingMixin(_HandlerBase):
+    """Refuse, on a ``BaseHTTPRequestHandler`` subclass, every request whose head
+    :func:`framing_problem` objects to: the error is sent with :meth:`send_error`
+    (which closes the connection) and the application never runs.
+
+    With ``Expect: 100-continue`` the check runs before ``100 Continue`` is sent, so a
+    refused client is not invited to send its body.
+    """
+
+    _head_lines: list[bytes]
+
+    def parse_request(self) -> bool:
+        # ``http.server`` hands the header lines to the e-mail parser, which splits
+        # them at a bare CR too: record them as received to see those.
+        recorder = _LineRecorder(self.rfile)
+        self._head_lines = recorder.lines
+        self.rfile = recorder  # type: ignore[assignment]
+        try:
+            if not super().parse_request():
+                return False
+        finally:
+            self.rfile = recorder.stream
+        return self._framing_ok()
+
+    def handle_expect_100(self) -> bool:
+        if not self._framing_ok():
+            return False
+        return super().handle_expect_100()
+
+    def _framing_ok(self) -> bool:
+        problem = framing_problem(self.request_version, self.path, self.headers,
+                                  self._head_lines)
+        if problem is None:
+            return True
+        self.close_connection = True
+        self.send_error(*problem)
+        return False
+
+
+class JSONErrorMixin(_HandlerBase):
+    """Errors the HTTP layer answers itself (unparsable request line, oversized or
+    malformed headers, framing problems) as JSON, never the HTML page of
+    ``http.server``, and always with ``Connection: close``.
+
+    The body is :meth:`error_payload` (``{"error": message}``; a server with another
+    error shape overrides it). Before the socket is closed, what the client already
+    sent of its body is read and dropped (bounded), so that the close does not reset
+    the connection before the client has read the answer.
+    """
+
+    def error_payload(self, message: str) -> dict[str, Any]:
+        """The JSON body of an HTTP-layer error."""
+        return {"error": message}
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        try:
+            short, _ = self.responses.get(code, ("Error", ""))
+        except AttributeError:
+            short = "Error"
+        body = json.dumps(self.error_payload(message or short)).encode("utf-8")
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, short)
+        self.send_header("Connection", "close")
+        if code >= 200 and code not in (204, 304):
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+        self._discard_pending_input()
+
+    def _discard_pending_input(self) -> None:
+        try:
+            self.wfile.flush()
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.connection, selectors.EVENT_READ)
+                left = _DRAIN_BYTES
+                while left > 0 and selector.select(timeout=0.01):
+                    data = self.connection.recv(min(left, 65536))
+                    if not data:
+                        break
+                    left -= len(data)
+        except (OSError, ValueError):
+            pass
+
+
+class LocalRequestHandler(
+    HeadDeadlineMixin, RequestFramingMixin, JSONErrorMixin, WSGIRequestHandler
+):
+    """The werkzeug request handler of the local Bridge and the farmers: a bounded
+    request head, strict request framing and JSON errors from the HTTP layer."""
+
+    def make_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().make_environ()
+        if "HTTP_TRANSFER_ENCODING" in environ and not environ.get("wsgi.input_terminated"):
+            # framing_problem let only "chunked" through, in any letter case (RFC 9112
+            # §7); werkzeug only decodes the lowercase spelling: decode the others too.
+            environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+            environ["wsgi.input_terminated"] = True
+            environ["wsgi.input"] = DechunkedInput(environ["wsgi.input"])
+        return environ
+
+
+class InvalidJSON(ValueError):  # noqa: N818 - reads as what it is: invalid JSON
+    """A request body that is not strict JSON text.
+
+    ``detail`` says what is wrong when it is more than a syntax error (``None`` for a
+    plain syntax or encoding error).
+    """
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or "invalid JSON")
+        self.detail = detail
+
+
+def _no_constant(name: str) -> Any:
+    raise InvalidJSON(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise InvalidJSON(f"the number {text[:40]} is too large")
+    return value
+
+
+def _check_strings(value: Any) -> None:
+    """Raise :class:`InvalidJSON` when a string (key or value) anywhere in ``value`` is
+    not Unicode text, i.e. holds a lone surrogate from an escape like ``"\\ud800"``
+    (what no UTF-8 store or answer can carry)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InvalidJSON(
+                        "a string holds an unpaired surrogate escape (\\ud800-\\udfff), "
+                        "which is not Unicode text"
+                    ) from None
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def parse_json_body(data: bytes) -> Any:
+    """``data`` (UTF-8 JSON text, RFC 8259) as Python values, strictly.
+
+    Unlike ``json.loads``, refuses ``NaN``/``Infinity``, numbers too large for a float,
+    and strings that are not Unicode text (lone surrogate escapes), so that every value
+    that gets through can be stored and sent back as JSON.
+
+    :raises InvalidJSON: not UTF-8, not JSON, nested too deeply, or one of the above.
+    """
+    try:
+        value = json.loads(data.decode("utf-8"), parse_constant=_no_constant,
+                           parse_float=_finite_float)
+    except InvalidJSON:
+        raise
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidJSON() from None
+    _check_strings(value)
+    return value

@@ -31,7 +31,20 @@ Local choices (allowed by §6.3 and §5.4, documented here because clients can s
   get 400;
 * a well-formed control call always answers 200 with ``{"id", "result"}`` or
   ``{"id", "error": {"message"}}`` (JSON-RPC style); an unreadable one answers 400 with
-  an ``error`` object; a missing or wrong secret answers 401 ``{"result": "Not authorized"}``;
+  an ``error`` object (``{"id": null, "error": {"message": "Expected {id, method,
+  params} as JSON…"}}``, also for ``NaN``/``Infinity`` and for strings that are not
+  Unicode text, such as a lone surrogate escape ``"\\ud800"``); one whose
+  ``Content-Length`` is over 4 MiB answers 413 before it is read; a missing or wrong
+  secret answers 401 ``{"result": "Not authorized"}``;
+* an upload whose ``Content-Length`` is larger than the contract is refused with 400
+  ``Shard exceeds the amount defined in the contract`` before any byte is read;
+* the HTTP layer (shared with the Bridge, :mod:`storj.local._http`) refuses requests
+  whose framing is ambiguous or malformed before they reach the routes: both
+  ``Content-Length`` and ``Transfer-Encoding``, a coding other than ``chunked``, two or
+  a non-decimal ``Content-Length``, malformed or folded header lines, NUL in a header,
+  a request target that is not printable ASCII → 400; a ``Content-Length`` over 2^63-1
+  → 413; too many or too long header lines → 431, a request line over 64 KiB → 414.
+  These answers are ``{"result": message}`` like the routes' and close the connection;
 * exchange reports are sent once the farmer's transfers have been quiet for
   ``report_quiet`` seconds (at most ``report_max_delay`` late), mirror reports at once,
   so that reporting does not compete with a transfer for the machine's CPU; they are
@@ -87,8 +100,8 @@ from urllib.parse import parse_qs
 
 import requests
 from werkzeug.exceptions import ClientDisconnected
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
-from werkzeug.wsgi import get_input_stream
+from werkzeug.serving import BaseWSGIServer
+from werkzeug.wsgi import get_content_length, get_input_stream
 
 from storj import keys
 from storj.api import is_node_id, is_shard_hash, ripemd160, rmd160sha256_hex
@@ -99,7 +112,13 @@ from storj.exception import (
     bridge_error_for_status,
 )
 from storj.local._files import FILE_MODE, private_dir, private_file, private_sqlite
-from storj.local._http import HeadDeadlineMixin, LimitedWSGIServer, redact
+from storj.local._http import (
+    InvalidJSON,
+    LimitedWSGIServer,
+    LocalRequestHandler,
+    parse_json_body,
+    redact,
+)
 from storj.metadata import __version__
 
 __all__ = [
@@ -710,9 +729,12 @@ class _ShardStream:
             self._on_close()
 
 
-class _QuietRequestHandler(HeadDeadlineMixin, WSGIRequestHandler):
+class _QuietRequestHandler(LocalRequestHandler):
     """Werkzeug's handler without its own access log (the farmer logs each request);
-    the request head must arrive within ``head_timeout``."""
+    the request head must arrive within ``head_timeout``, a request with ambiguous
+    framing is refused, and the errors the HTTP layer answers itself are
+    ``{"result": message}`` like the farmer's other errors
+    (:class:`storj.local._http.LocalRequestHandler`)."""
 
     protocol_version = "HTTP/1.1"
     #: Seconds a connection may stay silent before it is dropped (a stalled client must
@@ -721,6 +743,9 @@ class _QuietRequestHandler(HeadDeadlineMixin, WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
+
+    def error_payload(self, message: str) -> dict[str, Any]:
+        return {"result": message}
 
     def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002
         text = (message % args if args else message).rstrip()
@@ -1362,6 +1387,10 @@ class FarmerNode:
         if limit is None:
             return _result(404, f"No contract for shard {data_hash}")
         renter = record.renter
+        declared = get_content_length(environ)
+        if declared is not None and declared > limit:  # refused before reading a byte
+            self._report(data_hash, FAILURE, "FAILED_INTEGRITY", start_ms, client_id, renter=renter)
+            return _result(400, MSG_TOO_LARGE)
         # An existing copy is not taken as proof: whoever pushes must send the bytes (a
         # client that only knows the hash must not gain another renter's data), and a
         # verified push replaces a copy that may have rotted.
@@ -1440,19 +1469,23 @@ class FarmerNode:
             secret.encode("utf-8", "surrogateescape"), expected.encode("utf-8")
         ):
             return _result(401, MSG_NOT_AUTHORIZED)
+        too_large = _json_reply(413, {"id": None, "error": {"message": "Message too large"}})
+        declared = get_content_length(environ)
+        if declared is not None and declared > _MAX_CONTROL_BODY:  # refused before reading
+            return too_large
         stream = get_input_stream(environ, safe_fallback=True)
         raw = stream.read(_MAX_CONTROL_BODY + 1)
         if len(raw) > _MAX_CONTROL_BODY:
-            return _json_reply(413, {"id": None, "error": {"message": "Message too large"}})
+            return too_large
+        expected = "Expected {id, method, params} as JSON"
         try:
-            message = json.loads(raw)
-        except ValueError:
+            message = parse_json_body(raw)
+        except InvalidJSON as exc:
             message = None
+            if exc.detail:
+                expected += f": {exc.detail}"
         if not isinstance(message, dict) or not isinstance(message.get("method"), str):
-            return _json_reply(
-                400,
-                {"id": None, "error": {"message": "Expected {id, method, params} as JSON"}},
-            )
+            return _json_reply(400, {"id": None, "error": {"message": expected}})
         call_id = message.get("id")
         params = message.get("params") or {}
         handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -1542,12 +1575,17 @@ class FarmerNode:
         source = params.get("farmer")
         if not isinstance(token, str) or not token:
             raise _ControlError("Invalid token")
+        port = source.get("port") if isinstance(source, dict) else None
         if not (
             isinstance(source, dict)
             and isinstance(source.get("address"), str)
-            and isinstance(source.get("port"), int)
+            and isinstance(port, int)
+            and not isinstance(port, bool)
+            and 0 < port < 65536
         ):
-            raise _ControlError("Invalid farmer: expected a contact with address and port")
+            raise _ControlError(
+                "Invalid farmer: expected a contact with address and port (1 to 65535)"
+            )
         state = self._require_state()
         state.contracts.put(data_hash, size, tree, renter)
         try:

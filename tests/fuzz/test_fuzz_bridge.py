@@ -12,6 +12,19 @@ random ``x-token``). Invariants:
   the request did not itself carry;
 * the server keeps running, the victim's bucket and file are intact afterwards, and
   nothing is written outside the network's data directory.
+
+Then every route of the router (so a new route is covered without touching this file)
+gets edge cases (``tests/fuzz/edge_cases.py``), sent byte for byte on raw sockets with
+a socket timeout (a hang fails): a deterministic sweep of each body field, query and path
+parameter with each kind of edge value (integer extremes around 2^31, 2^53, 2^63 and
+2^64, huge integers, ``1e308``/``1e309``, ``NaN``/``Infinity``, lone surrogate escapes,
+NUL, RTL marks, combining characters, non-characters, astral characters, invalid UTF-8
+raw and percent-encoded, every wrong JSON type), the rest of the request valid so the
+checks behind the first are reached; and generated combinations of those with request
+framings (``Content-Length``, chunked, both, odd ``Transfer-Encoding`` values, duplicate
+or malformed lengths, none), bogus content types and huge header blocks. Invariants:
+never a 5xx, a JSON ``{"error"}`` for every 4xx, 400/413 for every ambiguous framing,
+431 for a header block too large, and ``/health`` answers afterwards.
 """
 
 from __future__ import annotations
@@ -23,11 +36,14 @@ import os
 import random
 import socket
 import string
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric import ec as curves
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +52,7 @@ from storj.http import Client
 from storj.local import LocalNetwork
 from storj.local.bridge.app import build_router
 from storj.transfer import download_file, upload_file
+from tests.fuzz import edge_cases as ec
 
 pytestmark = pytest.mark.integration
 
@@ -340,3 +357,254 @@ def assert_victim_intact(world: World) -> None:
         assert target.read_bytes() == world.victim_data
     finally:
         target.unlink()
+
+
+# ----------------------------------------------------------------- edge cases on every route
+
+#: Examples per route (every route of the router gets its own run).
+PER_ROUTE = settings(FUZZ, max_examples=max(4, FUZZ.max_examples // 25))
+SHARD = {  # bridge-protocol.md §7.3: a valid PUT /frames/:id body to start from
+    "index": 0,
+    "size": 13,
+    "hash": "d4b0d0d0d8f9c4be812d210a9f6d6caf954ce223",
+    "challenges": ["00" * 32, "11" * 32, "22" * 32],
+    "tree": ["151b2229ee512ba8c3f006c2545c3845ad95245e",
+             "6a5a21d4e3132a98b421527823165505e3fefef0",
+             "ac4a5a02113b7cb2b6a4a38569fee509dc3575eb",
+             "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb"],
+}
+CLEAN_FRAMINGS = ec.CLEAN_FRAMINGS
+CONTACT = {"address": "127.0.0.1", "port": 1, "protocol": "1.2.0", "userAgent": "edge",
+           "spaceAvailable": True}
+#: Fields kept valid: the Bridge contacts the farmer at this address (a made-up host name
+#: would mean DNS look-ups, slow on some machines); its checks are in
+#: tests/integration/test_bridge_input.py.
+FROZEN = frozenset({"address"})
+EDGE_EMAIL = "edge@example.com"
+
+
+class Own:
+    """A third account with its own buckets, frames and files, so that edge cases get
+    past the id and owner checks and reach the validation behind them; and a farmer
+    identity for the farmer-signed contact routes (registered on ``127.0.0.1:1``, a
+    closed port: the Bridge never waits on it)."""
+
+    def __init__(self, world: World) -> None:
+        email, password = world.network.create_user(EDGE_EMAIL)
+        self.auth = api.basic_auth_header(email, api.hash_password(password))
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.headers["Authorization"] = self.auth
+        self.url = world.network.bridge_url
+        self.farmer = curves.generate_private_key(curves.SECP256K1())
+        self.node_id = keys.node_id(self.farmer)
+        self.pubkey = keys.public_key_hex(keys.generate_new_key_pair()[1])
+        self.count = 0
+        body = json.dumps(CONTACT).encode()
+        headers = signed_contact_headers(self, "POST", f"127.0.0.1:{world.port}", "/contacts",
+                                         body)
+        registered = self.session.post(self.url + "/contacts", data=body, timeout=10,
+                                       headers={k.decode(): v.decode() for k, v in headers})
+        assert registered.ok, registered.text
+
+    def frame(self) -> str:
+        """A new, empty frame."""
+        return self.session.post(self.url + "/frames", json={}, timeout=10).json()["id"]
+
+    def route_resources(self) -> dict[str, str]:
+        """A new bucket with one file (its frame holds the §7.3 shard, contracted with a
+        farmer, so reports about that shard are accepted)."""
+        self.count += 1
+        bucket = self.session.post(self.url + "/buckets", json={"name": f"edge-{self.count}"},
+                                   timeout=10).json()["id"]
+        frame = self.frame()
+        added = self.session.put(f"{self.url}/frames/{frame}", json=SHARD, timeout=10)
+        assert added.ok, added.text
+        entry = self.session.post(f"{self.url}/buckets/{bucket}/files", timeout=10,
+                                  json={"frame": frame, "filename": "edge.bin"}).json()
+        return {"id": bucket, "file": entry["id"], "frame": frame,
+                "name": f"edge-{self.count}"}
+
+    def path_value(self, method: str, pattern: str, name: str, res: dict[str, str]) -> str:
+        if name == "frame" and method == "PUT":
+            return self.frame()  # an empty frame each time: contracts never collide
+        if name == "id" and pattern.startswith("/users"):
+            return EDGE_EMAIL
+        return {"nodeID": self.node_id, "pubkey": self.pubkey}.get(
+            name, res.get(name, "0" * 24))
+
+    def template(self, method: str, pattern: str, res: dict[str, str]) -> dict:
+        """A valid body for the route (``{}`` when it takes none)."""
+        report = {"dataHash": SHARD["hash"], "reporterId": "edge", "exchangeStart": 1,
+                  "exchangeEnd": 2, "exchangeResultCode": 1000,
+                  "exchangeResultMessage": "SHARD_UPLOADED"}
+        return {
+            ("POST", "/users"): lambda: {"email": "edge-new@example.com", "password": "0" * 64},
+            ("POST", "/activations"): lambda: {"email": EDGE_EMAIL},
+            ("PATCH", "/users/:id"): lambda: {"redirect": "https://example.com/"},
+            ("POST", "/resets/:token"): lambda: {"password": "1" * 64},
+            ("POST", "/keys"): lambda: {"key": self.pubkey, "label": "edge"},
+            ("POST", "/buckets"): lambda: {"name": "edge", "pubkeys": [self.pubkey]},
+            ("PATCH", "/buckets/:id"): lambda: {"encryptionKey": "", "publicPermissions": [],
+                                                "pubkeys": []},
+            ("POST", "/buckets/:id/tokens"): lambda: {"operation": "PULL", "file": res["file"]},
+            ("PUT", "/frames/:frame"): lambda: SHARD,
+            ("POST", "/buckets/:id/files"): lambda: {
+                "frame": self.frame(), "filename": "edge-2", "mimetype": "text/plain",
+                "index": "a" * 64, "hmac": {"type": "sha512", "value": "ab"},
+                "erasure": {"type": "reedsolomon"}},
+            ("POST", "/buckets/:id/mirrors"): lambda: {"file": res["file"], "redundancy": 0},
+            ("POST", "/contacts"): lambda: CONTACT,
+            ("PATCH", "/contacts/:nodeID"): lambda: CONTACT,
+            ("POST", "/reports/exchanges"): lambda: report,
+        }.get((method, pattern), dict)()
+
+    def target(self, method: str, pattern: str, res: dict[str, str],
+               spoil: dict[str, str] | None = None) -> str:
+        spoil = spoil or {}
+        return "/".join(
+            spoil.get(s[1:]) or self.path_value(method, pattern, s[1:], res)
+            if s.startswith(":") else s
+            for s in pattern.split("/")
+        ) or "/"
+
+
+def signed_contact_headers(own: Own, method: str, host: str, target: str,
+                           body: bytes) -> list[tuple[bytes, bytes]]:
+    """The 2018 farmer headers (§2.7) for ``own``'s farmer identity."""
+    stamp = str(int(time.time() * 1000))
+    message = method.encode() + f"http://{host}".encode() + target.encode() + stamp.encode()
+    return [
+        (b"x-node-id", own.node_id.encode()),
+        (b"x-node-pubkey", keys.public_key_hex(own.farmer).encode()),
+        (b"x-node-timestamp", stamp.encode()),
+        (b"x-node-signature", keys.sign(own.farmer, message + body).encode()),
+    ]
+
+
+def edge_headers(world: World, own: Own, method: str, target: str, body: bytes,
+                 anonymous: bool) -> list[tuple[bytes, bytes]]:
+    """``Host`` and the credentials the route takes (none when ``anonymous``)."""
+    host = f"127.0.0.1:{world.port}"
+    headers = [(b"Host", host.encode())]
+    if anonymous:
+        return headers
+    if target.startswith("/contacts") and method in ("POST", "PATCH"):
+        return headers + signed_contact_headers(own, method, host, target, body)
+    return headers + [(b"Authorization", own.auth.encode())]
+
+
+@pytest.fixture(scope="module")
+def own(world):
+    own = Own(world)
+    yield own
+    own.session.close()
+
+
+def assert_healthy(world: World) -> None:
+    health = ec.send_raw(world.port, "GET", "/health", [(b"Host", b"x")], b"")
+    assert health is not None and (health.status, health.body) == (200, b"OK")
+
+
+def check_edge_answer(world: World, answer: ec.Answer | None, described: str,
+                      target: str) -> None:
+    assert answer is not None, f"no answer to a clean request: {described}"
+    check_answer(world, described, answer.status, answer.headers, answer.body,
+                 target.split("?")[0])
+    if answer.status >= 400:
+        assert "json" in answer.content_type, described
+
+
+def sweep(own: Own, method: str, pattern: str, res: dict[str, str]):
+    """Every field of the route's body (its template's fields, or an unknown one), every
+    query parameter (on ``GET`` routes) and every path parameter, each with every
+    kind of edge value, one at a time, the rest valid: ``(target, body)`` pairs."""
+    names = [s[1:] for s in pattern.split("/") if s.startswith(":")]
+    has_body = method in ("POST", "PUT", "PATCH")
+
+    def body(changes: dict[str, bytes] | None = None) -> bytes:
+        template = own.template(method, pattern, res)
+        fields = {json.dumps(k): json.dumps(v).encode() for k, v in template.items()}
+        return ec.object_bytes({k.encode(): v for k, v in {**fields, **(changes or {})}.items()})
+
+    if has_body:
+        for field in sorted(set(own.template(method, pattern, res)) - FROZEN) or ["unknown"]:
+            for token in ec.SWEEP_TOKENS:
+                yield own.target(method, pattern, res), body({json.dumps(field): token})
+    elif method == "GET":
+        for key in QUERY_KEYS + ("page",):
+            for value in ec.SWEEP_QUERY:
+                yield f"{own.target(method, pattern, res)}?{key}={value}", b""
+    for name in names:
+        for piece in ec.SWEEP_PATH:
+            yield own.target(method, pattern, res, {name: piece}), body() if has_body else b""
+
+
+@pytest.mark.parametrize(("method", "pattern"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_every_field_of_every_route_with_each_kind_of_edge_value(world, own, method, pattern):
+    """A deterministic sweep next to the generated examples below: integer extremes,
+    non-JSON numbers, lone surrogates, NUL, RTL, combining marks, non-characters, invalid
+    UTF-8 and wrong JSON types in each body field; integer extremes and invalid UTF-8 in
+    each query and path parameter. Never a 5xx, JSON errors, ``/health`` afterwards."""
+    res = own.route_resources()
+    for target, body in sweep(own, method, pattern, res):
+        headers = edge_headers(world, own, method, target, body, anonymous=False)
+        headers.append((b"Content-Type", b"application/json"))
+        if body:
+            headers.append((b"Content-Length", str(len(body)).encode()))
+        answer = ec.send_raw(world.port, method, target, headers, body)
+        check_edge_answer(world, answer, f"{method} {target} {body[:300]!r}", target)
+    assert_healthy(world)
+
+
+@st.composite
+def edge_request(draw, method: str, pattern: str):
+    names = [s[1:] for s in pattern.split("/") if s.startswith(":")]
+    spoil = {name: draw(ec.path_piece) for name in names if draw(st.integers(0, 3)) == 0}
+    pairs = draw(st.lists(st.tuples(st.sampled_from(QUERY_KEYS + ("page", "skip")),
+                                    ec.query_value), max_size=3))
+    query = "&".join(f"{k}={v}" for k, v in pairs)
+    has_body = method in ("POST", "PUT", "PATCH")
+    plan = draw(ec.body_plan([k for k in BODY_KEYS if k not in FROZEN])) if has_body else None
+    framing = draw(ec.framing) if has_body or draw(st.booleans()) else "none"
+    content_type = draw(st.sampled_from(ec.CONTENT_TYPES))
+    extra = draw(st.sampled_from(ec.EXTRA_HEADERS))
+    anonymous = draw(st.integers(0, 9)) == 0
+    return spoil, query, plan, framing, content_type, extra, anonymous
+
+
+@pytest.mark.parametrize(("method", "pattern"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_edge_cases_on_every_route(world, own, method, pattern):
+    """Generated combinations on each route of the router: integer extremes, Unicode
+    edge cases (JSON escapes, raw and percent-encoded invalid UTF-8) and wrong JSON types
+    in body, path and query, with every request framing (``Content-Length``, chunked,
+    both, odd ``Transfer-Encoding`` values, duplicate or malformed lengths, none), odd
+    content types and huge header blocks. Never a 5xx; a JSON ``{"error"}`` for every
+    4xx; 400/413 for every ambiguous framing, 431 for a header block too large; and
+    ``/health`` answers after each request."""
+    res = own.route_resources()
+
+    @PER_ROUTE
+    @given(request=edge_request(method, pattern))
+    def run(request):
+        spoil, query, plan, framing, content_type, extra, anonymous = request
+        target = own.target(method, pattern, res, spoil) + (f"?{query}" if query else "")
+        body = ec.build_body(own.template(method, pattern, res), plan, FROZEN) if plan else b""
+        headers = edge_headers(world, own, method, target, body, anonymous)
+        if content_type is not None:
+            headers.append((b"Content-Type", content_type.encode("latin-1")))
+        framing_headers, payload = ec.frame_body(framing, body)
+        answer = ec.send_raw(world.port, method, target, headers + extra + framing_headers,
+                             payload)
+        described = f"{method} {target} {framing} {content_type!r} {body[:300]!r}"
+        huge = any(len(v) > 65536 for _, v in extra) or len(extra) > 100
+        if answer is not None or (not huge and framing in CLEAN_FRAMINGS):
+            check_edge_answer(world, answer, described, target)
+            assert answer is not None
+            if huge:
+                assert answer.status == 431, described
+            elif framing not in CLEAN_FRAMINGS:
+                assert answer.status in (400, 413), (described, answer.status, answer.body)
+        assert_healthy(world)
+
+    run()

@@ -74,7 +74,27 @@ Status codes chosen where 2016 answered 500 (or crashed) for a client mistake
   which its error handler turned into 400; clients retry ``PUT /frames`` on it);
 * malformed JSON, a body that is not an object, wrong field types → 400; body larger
   than ``max_body_bytes`` → 413; unknown route → 404 ``Not found``; anything unexpected
-  → 500 ``Internal error`` (logged; never a traceback).
+  → 500 ``Internal error`` (logged; never a traceback);
+* JSON that is not strict JSON text → 400 ``Request body is not valid JSON: …``:
+  ``NaN``/``Infinity``, numbers beyond a float, and any string (key or value, on every
+  route) that is not Unicode text, i.e. holds a lone surrogate escape such as
+  ``"\\ud800"``; a query string or path parameter that is not UTF-8 once
+  percent-decoded → 400 ``Malformed URL: …``;
+* an integer the store cannot hold (outside -2^63..2^63-1) or outside a field's range
+  → 400 ``Invalid <field>: expected an integer from <min> to <max>`` (``index``,
+  ``exchangeStart``/``exchangeEnd``, ``spaceAvailable``, ``?page=`` (up to the last
+  page whose offset fits), ``?port=`` (0..65535), ``?skip=``, ``?limit=``); the 2016
+  messages stay for wrong types and negative values (``Invalid index supplied``);
+* a bucket ``name`` or file ``filename`` that is blank (whitespace only) or holds a
+  control character (NUL, newline, DEL…) → 400 ``Invalid name: …``/``Invalid
+  filename: …`` (an empty or missing one still gets the 2016 default);
+* request framing (the HTTP layer shared with the farmers, :mod:`storj.local._http`):
+  ``Content-Length`` together with ``Transfer-Encoding``, a transfer coding other than
+  ``chunked``, ``Transfer-Encoding`` in HTTP/1.0, a repeated or non-decimal
+  ``Content-Length``, malformed or folded header lines, NUL in a header value, a
+  request target that is not printable ASCII → 400; ``Content-Length`` over 2^63-1 →
+  413; more than 100 header lines or one over 64 KiB → 431; a request line over
+  64 KiB → 414. All ``{"error": …}`` with ``Connection: close``, before any route runs.
 
 Local extensions (not Storj)
 ----------------------------

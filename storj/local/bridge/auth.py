@@ -328,7 +328,7 @@ def authenticate_farmer(ctx: RequestContext) -> tuple[str, str]:
             "Farmer authentication needs x-node-id, x-node-pubkey, x-node-timestamp "
             "and x-node-signature"
         )
-    if not timestamp.isdigit() or len(timestamp) > 16:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 16:
         raise NotAuthorized("Invalid x-node-timestamp: expected epoch milliseconds")
     if abs(ctx.now_ms() - int(timestamp)) > FARMER_CLOCK_SKEW_MS:
         raise NotAuthorized("x-node-timestamp is more than 5 minutes from the Bridge's clock")

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, quote
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
+from storj.local._http import InvalidJSON, parse_json_body
 from storj.local.bridge.errors import BadRequest, PayloadTooLarge
 
 if TYPE_CHECKING:
@@ -121,16 +122,23 @@ class RequestContext:
         return self._body
 
     def json(self) -> dict[str, Any]:
-        """The body as a JSON object; an empty body is ``{}``; anything else → 400."""
+        """The body as a JSON object; an empty body is ``{}``; anything else → 400.
+
+        Strict JSON (:func:`storj.local._http.parse_json_body`): ``NaN``/``Infinity``,
+        numbers beyond a float and strings that are not Unicode text (lone surrogate
+        escapes such as ``"\\ud800"``) are refused here, for every route, so no route
+        can pass them on to the store or into an answer.
+        """
         if self._json is None:
             data = self.body()
             if not data.strip():
                 self._json = {}
             else:
                 try:
-                    value = json.loads(data.decode("utf-8"))
-                except (UnicodeDecodeError, ValueError, RecursionError):
-                    raise BadRequest("Request body is not valid JSON") from None
+                    value = parse_json_body(data)
+                except InvalidJSON as exc:
+                    detail = f": {exc.detail}" if exc.detail else ""
+                    raise BadRequest("Request body is not valid JSON" + detail) from None
                 if not isinstance(value, dict):
                     raise BadRequest("Request body must be a JSON object")
                 self._json = value
@@ -138,10 +146,17 @@ class RequestContext:
 
     @property
     def query(self) -> dict[str, str]:
-        """Query parameters (the last value wins), decoded from the raw query string."""
+        """Query parameters (the last value wins), decoded from the raw query string.
+
+        :raises BadRequest: the query string, raw or percent-decoded, is not UTF-8 text.
+        """
         if self._query is None:
-            text = self.raw_query_bytes.decode("utf-8", errors="replace")
-            self._query = dict(parse_qsl(text, keep_blank_values=True))
+            try:
+                text = self.raw_query_bytes.decode("utf-8")
+                pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
+            except UnicodeDecodeError:
+                raise BadRequest("Malformed URL: query parameters must be UTF-8") from None
+            self._query = dict(pairs)
         return self._query
 
     def signed_payload(self) -> bytes:

@@ -3,7 +3,8 @@
 Paths match case-insensitively and tolerate one trailing slash (``/buckets/x/files/``
 matches ``/buckets/:id/files``); parameters keep the case they were sent with and are
 percent-decoded after matching, so an escaped ``/`` (``%2F``) inside a bucket name stays
-inside its parameter.
+inside its parameter. A parameter must decode to UTF-8 text (percent-escaped or raw
+bytes alike); anything else raises ``UnicodeDecodeError`` (the app answers 400).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 __all__ = ["Route", "Router"]
 
@@ -44,6 +45,15 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(f"^{body}/?$", re.IGNORECASE)
 
 
+def _decode(raw: str) -> str:
+    """A path parameter (latin-1 text of the bytes sent) percent-decoded as UTF-8."""
+    try:
+        sent = raw.encode("latin-1")
+    except UnicodeEncodeError:  # not from a request line: already text
+        sent = raw.encode("utf-8", errors="surrogatepass")
+    return unquote_to_bytes(sent).decode("utf-8")
+
+
 class Router:
     """Routes in registration order; the first match wins."""
 
@@ -62,7 +72,11 @@ class Router:
         return register
 
     def match(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
-        """Find the route for ``method`` and the raw (still percent-encoded) path."""
+        """Find the route for ``method`` and the raw (still percent-encoded) path, given
+        as the request's bytes decoded as latin-1.
+
+        :raises UnicodeDecodeError: a parameter is not UTF-8 once percent-decoded.
+        """
         method = method.upper()
         lookup = "GET" if method == "HEAD" else method
         for route in self.routes:
@@ -70,7 +84,7 @@ class Router:
                 continue
             found = route.regex.match(raw_path)
             if found:
-                params = {k: unquote(v, errors="strict") for k, v in found.groupdict().items()}
+                params = {k: _decode(v) for k, v in found.groupdict().items()}
                 return route, params
         return None
 

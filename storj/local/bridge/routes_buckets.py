@@ -15,7 +15,13 @@ from storj.local.bridge.router import Router
 from storj.local.bridge.serialize import bucket_json, token_json
 from storj.local.bridge.store import DuplicateError, Row
 from storj.local.bridge.util import bucket_token
-from storj.local.bridge.validate import check_object_id, check_public_key, owned_bucket, start_date
+from storj.local.bridge.validate import (
+    check_name,
+    check_object_id,
+    check_public_key,
+    owned_bucket,
+    start_date,
+)
 
 __all__ = ["MAX_BUCKET_LIST", "register"]
 
@@ -61,6 +67,7 @@ def register(router: Router) -> None:
             raise BadRequest("Invalid name: expected a string")
         if len(name) > _MAX_NAME:
             raise BadRequest("Maximum bucket name")
+        check_name(name, "name")
         pubkeys = _pubkeys(body["pubkeys"]) if body.get("pubkeys") is not None else []
         if ctx.pubkey and ctx.pubkey not in pubkeys:
             pubkeys.append(ctx.pubkey)

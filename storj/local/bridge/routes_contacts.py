@@ -22,8 +22,8 @@ from storj.local.bridge.errors import BadRequest, NotAuthorized, NotFound
 from storj.local.bridge.router import Router
 from storj.local.bridge.serialize import contact_json
 from storj.local.bridge.store import Row
-from storj.local.bridge.util import is_int
-from storj.local.bridge.validate import query_int
+from storj.local.bridge.util import INT_MAX, is_int
+from storj.local.bridge.validate import check_int, query_int
 
 __all__ = ["CONTACTS_PAGE_SIZE", "channel_host", "register"]
 
@@ -85,16 +85,20 @@ def _contact_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     if space is not None:
         if isinstance(space, bool):
             space = int(space)
-        if not is_int(space) or space < 0:
-            raise BadRequest("Invalid spaceAvailable: expected a boolean or a byte count")
-        out["space_available"] = space
+        out["space_available"] = check_int(
+            space,
+            "spaceAvailable",
+            0,
+            message="Invalid spaceAvailable: expected a boolean or a byte count",
+        )
     return out
 
 
 def register(router: Router) -> None:
     @router.add("GET", "/contacts", "List known farmers (30 per page, newest first)")
     def list_contacts(ctx: RequestContext) -> Response:
-        page = query_int(ctx, "page", 1, minimum=1)
+        # the row offset (page - 1) * CONTACTS_PAGE_SIZE must fit the store too
+        page = query_int(ctx, "page", 1, minimum=1, maximum=INT_MAX // CONTACTS_PAGE_SIZE + 1)
         filters: dict[str, Any] = {}
         for name, column in (
             ("address", "address"),
@@ -104,7 +108,7 @@ def register(router: Router) -> None:
             if ctx.query.get(name):
                 filters[column] = ctx.query[name]
         if ctx.query.get("port"):
-            filters["port"] = query_int(ctx, "port", 0)
+            filters["port"] = query_int(ctx, "port", 0, maximum=65535)
         rows = ctx.services.store.list_contacts(
             filters, (page - 1) * CONTACTS_PAGE_SIZE, CONTACTS_PAGE_SIZE
         )

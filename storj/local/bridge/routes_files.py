@@ -20,8 +20,9 @@ from storj.local.bridge.mirrors import MAX_MIRRORS
 from storj.local.bridge.router import Router
 from storj.local.bridge.serialize import entry_json, location_json
 from storj.local.bridge.store import DuplicateError, Row
-from storj.local.bridge.util import days_ms, is_hex, is_int, valid_mimetype
+from storj.local.bridge.util import days_ms, is_hex, is_json_int, valid_mimetype
 from storj.local.bridge.validate import (
+    check_name,
     check_object_id,
     owned_bucket,
     query_int,
@@ -119,6 +120,7 @@ def register(router: Router) -> None:
             raise BadRequest("Invalid filename: expected a string")
         if len(filename) > _MAX_FILENAME:
             raise BadRequest("Maximum bucket entry name")
+        check_name(filename, "filename")
         extra = _entry_fields(body)
         now = ctx.now_ms()
         row: Row = {
@@ -244,7 +246,7 @@ def register(router: Router) -> None:
             raise BadRequest("File id is malformed")
         check_object_id(file_id, "File")
         redundancy = body.get("redundancy", ctx.services.config.mirror_redundancy)
-        if not is_int(redundancy) or redundancy < 0:
+        if not is_json_int(redundancy) or redundancy < 0:
             raise BadRequest("Invalid redundancy: expected a non-negative integer")
         if redundancy > MAX_MIRRORS:
             raise BadRequest(f"Refusing to create more than {MAX_MIRRORS} mirrors")

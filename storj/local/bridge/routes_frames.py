@@ -25,8 +25,8 @@ from storj.local.bridge.mirrors import new_contract
 from storj.local.bridge.router import Router
 from storj.local.bridge.serialize import frame_json, location_json
 from storj.local.bridge.store import Row
-from storj.local.bridge.util import is_hex, is_int, new_object_id, next_power_of_two
-from storj.local.bridge.validate import owned_frame
+from storj.local.bridge.util import is_hex, is_json_int, new_object_id, next_power_of_two
+from storj.local.bridge.validate import check_int, owned_frame
 
 __all__ = ["MAX_BLACKLIST", "MAX_SHARD_SIZE", "register", "validate_shard"]
 
@@ -49,11 +49,9 @@ def validate_shard(body: dict[str, Any]) -> dict[str, Any]:
     :raises BadRequest: with the 2016 pointer messages, or the 2018 ones for the hash,
         the size limit and the blacklist.
     """
-    index = body.get("index")
-    if not is_int(index) or index < 0:
-        raise BadRequest("Invalid index supplied")
+    index = check_int(body.get("index"), "index", 0, message="Invalid index supplied")
     size = body.get("size")
-    if not is_int(size) or size <= 0:
+    if not is_json_int(size) or size <= 0:
         raise BadRequest("Invalid size supplied")
     if size > MAX_SHARD_SIZE:
         raise BadRequest(f"Maximum shard size {MAX_SHARD_SIZE} exceeded")

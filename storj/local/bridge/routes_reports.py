@@ -31,6 +31,7 @@ from storj.local.bridge.context import RequestContext, json_response
 from storj.local.bridge.errors import BadRequest, NotFound
 from storj.local.bridge.router import Router
 from storj.local.bridge.util import is_int, renter_id
+from storj.local.bridge.validate import check_int
 
 __all__ = ["register"]
 
@@ -61,9 +62,9 @@ def register(router: Router) -> None:
             raise BadRequest("Invalid reporterId: expected a string")
         farmer = _optional_id(body, "farmerId")
         client = _optional_id(body, "clientId")
-        start, end = body.get("exchangeStart"), body.get("exchangeEnd")
-        if not is_int(start) or not is_int(end):
-            raise BadRequest("Invalid exchangeStart/exchangeEnd: expected epoch milliseconds")
+        epoch_ms = "Invalid exchangeStart/exchangeEnd: expected epoch milliseconds"
+        start = check_int(body.get("exchangeStart"), "exchangeStart", message=epoch_ms)
+        end = check_int(body.get("exchangeEnd"), "exchangeEnd", message=epoch_ms)
         code = body.get("exchangeResultCode")
         if code not in (1000, 1100) or not is_int(code):
             raise BadRequest("Invalid exchangeResultCode: expected 1000 or 1100")

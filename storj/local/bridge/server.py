@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -10,10 +9,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+from werkzeug.serving import BaseWSGIServer
 
 from storj.local._files import private_dir, private_sqlite
-from storj.local._http import HeadDeadlineMixin, LimitedWSGIServer, redact
+from storj.local._http import LimitedWSGIServer, LocalRequestHandler, redact
 from storj.local.bridge.app import BridgeApp, Services
 from storj.local.bridge.audit import audit_all
 from storj.local.bridge.config import BridgeConfig
@@ -26,30 +25,15 @@ __all__ = ["BridgeServer"]
 log = logging.getLogger("storj.local.bridge")
 
 
-class _QuietHandler(HeadDeadlineMixin, WSGIRequestHandler):
+class _QuietHandler(LocalRequestHandler):
     """Request handler without werkzeug's own access log (the app logs each request);
-    the request head must arrive within ``head_timeout`` (slow clients are cut off)."""
+    the request head must arrive within ``head_timeout`` (slow clients are cut off), a
+    request with ambiguous framing is refused, and the errors the HTTP layer answers
+    itself (unparsable request line, bad headers, timeouts) are ``{"error": message}``
+    like every other Bridge error (:class:`storj.local._http.LocalRequestHandler`)."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Errors the HTTP layer itself answers (unparsable request line, timeouts) as
-        ``{"error": message}`` like every other Bridge error."""
-        try:
-            short, _ = self.responses.get(code, ("Error", ""))
-        except AttributeError:
-            short = "Error"
-        body = json.dumps({"error": message or short}).encode("utf-8")
-        self.log_error("code %d, message %s", code, message)
-        self.send_response(code, short)
-        self.send_header("Connection", "close")
-        if code >= 200 and code not in (204, 304):
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
-            self.wfile.write(body)
 
     def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002
         text = message % args if args else message

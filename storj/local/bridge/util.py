@@ -12,11 +12,14 @@ from typing import Any, TypeGuard
 from storj.api import rmd160sha256_hex
 
 __all__ = [
+    "INT_MAX",
+    "INT_MIN",
     "activation_token",
     "bucket_token",
     "from_iso_or_ms",
     "is_hex",
     "is_int",
+    "is_json_int",
     "iso_ms",
     "long_token",
     "new_object_id",
@@ -32,6 +35,11 @@ _EMAIL = re.compile(r"^[^@\s:/]+@[^@\s:/]+\.[^@\s:/]+$")
 _MIME_TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"  # noqa: S105 - not a password
 _MIMETYPE = re.compile(rf"^{_MIME_TOKEN}/{_MIME_TOKEN}$")
 _DAY_MS = 86_400_000
+
+#: The integers the store can hold (SQLite ``INTEGER``: signed 64 bits). A client
+#: integer outside this range is a client mistake (400), never an ``OverflowError``.
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -85,9 +93,15 @@ def long_token() -> str:
     return os.urandom(256).hex()
 
 
-def is_int(value: Any) -> TypeGuard[int]:
-    """True for a JSON integer (``bool`` is not one)."""
+def is_json_int(value: Any) -> TypeGuard[int]:
+    """True for a JSON integer of any size (``bool`` is not one)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_int(value: Any) -> TypeGuard[int]:
+    """True for a JSON integer the store can hold (:data:`INT_MIN`..:data:`INT_MAX`;
+    ``bool`` is not one)."""
+    return is_json_int(value) and INT_MIN <= value <= INT_MAX
 
 
 def is_hex(value: Any, length: int | None = None) -> bool:

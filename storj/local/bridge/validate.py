@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from storj.api import is_object_id
@@ -10,9 +11,11 @@ from storj.local.bridge.auth import authenticate
 from storj.local.bridge.context import RequestContext
 from storj.local.bridge.errors import BadRequest, NotFound
 from storj.local.bridge.store import Row
-from storj.local.bridge.util import from_iso_or_ms, is_hex
+from storj.local.bridge.util import INT_MAX, INT_MIN, from_iso_or_ms, is_hex, is_json_int
 
 __all__ = [
+    "check_int",
+    "check_name",
     "check_object_id",
     "check_public_key",
     "check_password",
@@ -22,6 +25,9 @@ __all__ = [
     "query_int",
     "start_date",
 ]
+
+#: C0 control characters and DEL: never part of a bucket or file name.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_object_id(value: str, what: str) -> str:
@@ -58,17 +64,70 @@ def optional_string(body: dict[str, Any], name: str, default: str | None = None)
     return value
 
 
-def query_int(ctx: RequestContext, name: str, default: int, minimum: int = 0) -> int:
-    """A non-negative integer query parameter."""
+def _range_message(name: str, minimum: int, maximum: int) -> str:
+    return f"Invalid {name}: expected an integer from {minimum} to {maximum}"
+
+
+def check_int(
+    value: Any,
+    name: str,
+    minimum: int = INT_MIN,
+    maximum: int = INT_MAX,
+    *,
+    message: str | None = None,
+) -> int:
+    """``value`` when it is a JSON integer from ``minimum`` to ``maximum``.
+
+    The bounds are clamped to what the store can hold (signed 64 bits), so a value
+    that passes can always be stored.
+
+    :raises BadRequest: ``Invalid <name>: expected an integer from <minimum> to
+        <maximum>`` for an integer above ``maximum`` or beyond what the store holds;
+        ``message`` (a route's own wording; default: the same range message) for
+        anything but a JSON integer (``true``, ``1.5``, ``"1"``…) and for a storable
+        integer below ``minimum``.
+    """
+    minimum, maximum = max(minimum, INT_MIN), min(maximum, INT_MAX)
+    in_range = _range_message(name, minimum, maximum)
+    if not is_json_int(value):
+        raise BadRequest(message or in_range)
+    if not INT_MIN <= value <= maximum:
+        raise BadRequest(in_range)
+    if value < minimum:
+        raise BadRequest(message or in_range)
+    return value
+
+
+def check_name(value: str, name: str) -> str:
+    """A bucket or file name is text: not blank, and without control characters.
+
+    :raises BadRequest: ``Invalid <name>: …`` saying which.
+    """
+    if not value.strip():
+        raise BadRequest(f"Invalid {name}: must not be blank")
+    if _CONTROL.search(value):
+        raise BadRequest(f"Invalid {name}: must not contain control characters (such as NUL)")
+    return value
+
+
+def query_int(
+    ctx: RequestContext, name: str, default: int, minimum: int = 0, maximum: int = INT_MAX
+) -> int:
+    """An integer query parameter from ``minimum`` to ``maximum`` (decimal digits).
+
+    :raises BadRequest: ``Invalid <name>: expected an integer from <minimum> to <maximum>``.
+    """
     raw = ctx.query.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw, 10)
-    except ValueError:
-        raise BadRequest(f"Invalid {name}: expected an integer") from None
-    if value < minimum:
-        raise BadRequest(f"Invalid {name}: must be at least {minimum}")
+    minimum, maximum = max(minimum, INT_MIN), min(maximum, INT_MAX)
+    text = raw.strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits.lstrip("0")) > 19:
+        raise BadRequest(_range_message(name, minimum, maximum))
+    value = int(text, 10)
+    if not minimum <= value <= maximum:
+        raise BadRequest(_range_message(name, minimum, maximum))
     return value
 
 
