@@ -8,10 +8,13 @@ into these at the boundary where they happen, with the original chained as
     StorjError
      ├── ConfigurationError            no credentials / unreadable config file
      ├── EncryptionKeyError            missing or invalid BIP39 mnemonic
+     ├── InvalidFieldError             a record field of the wrong type or value
+     │                                 (also a ValueError and a TypeError)
      ├── BridgeError (StorjBridgeApiError, BridgeError)
      │    ├── BridgeTransportError (ClientError)   no answer: DNS, refused, reset
      │    │    └── BridgeTimeoutError
      │    ├── BridgeResponseError      an answer we cannot understand (HTML, bad JSON, wrong shape)
+     │    │    └── ResponseTooLargeError   an answer over Client(max_response_bytes=…)
      │    ├── BadRequestError          400
      │    ├── AuthenticationError      401 / 403
      │    ├── NotFoundError            404
@@ -30,6 +33,11 @@ into these at the boundary where they happen, with the original chained as
 ``StorjBridgeApiError`` (the 0.1.x name) and ``BridgeError`` (the 0.3.x name)
 are the same class, so ``except StorjBridgeApiError`` keeps catching every
 problem talking to the Bridge.
+
+Messages and kept bodies come from peers, so they are bounded: the ``message`` of a
+:class:`BridgeError` or :class:`FarmerError` keeps at most :data:`MAX_MESSAGE_CHARS`
+characters and ``BridgeError.body`` at most :data:`MAX_BODY_CHARS`; a longer text is
+cut and ends with ``… (truncated, N characters)`` (N = its original length).
 """
 
 from __future__ import annotations
@@ -52,9 +60,13 @@ __all__ = [
     "FarmerTimeoutError",
     "HashMismatchError",
     "IntegrityError",
+    "InvalidFieldError",
+    "MAX_BODY_CHARS",
+    "MAX_MESSAGE_CHARS",
     "NotFoundError",
     "OverwriteError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "StorjBridgeApiError",
     "StorjError",
     "StorjFarmerError",
@@ -63,6 +75,18 @@ __all__ = [
     "TransferError",
     "bridge_error_for_status",
 ]
+
+#: Longest ``message`` kept by :class:`BridgeError` and :class:`FarmerError` (characters).
+MAX_MESSAGE_CHARS = 1024
+#: Longest ``body`` kept by :class:`BridgeError` (characters).
+MAX_BODY_CHARS = 2000
+
+
+def _bounded(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` characters and a marker saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… (truncated, {len(text)} characters)"
 
 
 class StorjError(Exception):
@@ -84,6 +108,33 @@ class EncryptionKeyError(StorjError):
     """The encryption key (a BIP39 mnemonic) is missing or invalid."""
 
 
+class InvalidFieldError(StorjError, ValueError, TypeError):
+    """A field of a :mod:`storj.model` record got a value of the wrong type or range.
+
+    Raised by the record constructors, by assignment to a declared field and by
+    ``from_json`` (e.g. ``Bucket(id=5)``, ``Frame(shards="x")``, ``File(size=-1)``).
+    The message names the field and what it accepts. It is also a :class:`ValueError`
+    and a :class:`TypeError`, the classes the records raised before. The
+    :class:`~storj.http.Client` turns it into a :class:`BridgeResponseError` naming the
+    route when a Bridge answer is the culprit.
+
+    :ivar field: ``"Record.field"``, e.g. ``"Bucket.name"``.
+    """
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_field_error, (type(self), self.message, self.field))
+
+
+def _rebuild_field_error(
+    cls: type[InvalidFieldError], message: str, field: str | None
+) -> InvalidFieldError:
+    return cls(message, field=field)
+
+
 class BridgeError(StorjError):
     """A request to the Bridge failed.
 
@@ -93,7 +144,11 @@ class BridgeError(StorjError):
         what went wrong.
     :ivar method: HTTP method of the failed request.
     :ivar url: URL of the failed request (never contains credentials).
-    :ivar body: the raw response text (truncated to 2000 characters), if any.
+    :ivar body: the raw response text (at most :data:`MAX_BODY_CHARS` characters,
+        then a truncation marker), if any.
+
+    The message is bounded too (:data:`MAX_MESSAGE_CHARS`), so ``str()`` and ``repr()``
+    stay short whatever a server sent.
     """
 
     def __init__(
@@ -105,11 +160,11 @@ class BridgeError(StorjError):
         url: str | None = None,
         body: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(_bounded(message, MAX_MESSAGE_CHARS))
         self.status_code = status_code
         self.method = method
         self.url = url
-        self.body = body[:2000] if body else body
+        self.body = _bounded(body, MAX_BODY_CHARS) if body else body
 
     @property
     def code(self) -> int | None:
@@ -168,7 +223,19 @@ class BridgeTimeoutError(BridgeTransportError):
 class BridgeResponseError(BridgeError):
     """The Bridge answered something that is not the protocol's JSON.
 
-    For example an HTML error page from a proxy, invalid JSON, or JSON of the wrong shape.
+    For example an HTML error page from a proxy, invalid JSON or text that is not
+    UTF-8, JSON nested deeper than the protocol ever nests, JSON of the wrong shape, or
+    a field of the wrong type (the message names the field and the route).
+    """
+
+
+class ResponseTooLargeError(BridgeResponseError):
+    """The answer's body was larger than ``Client(max_response_bytes=…)``.
+
+    The client stopped reading at the bound and closed the connection. The Bridge's
+    largest legitimate answers are a few MB; raise the setting only if you know your
+    Bridge sends more (e.g. a huge bucket listing), otherwise ``api_url`` points at
+    something that is not a Bridge, or the Bridge misbehaves.
     """
 
 
@@ -223,6 +290,8 @@ class FarmerError(StorjError):
     :ivar code: a libstorj-style numeric code (``FarmerError.*`` constants).
     :ivar node_id: the farmer's nodeID, when known.
     :ivar status_code: the farmer's HTTP status, when it answered.
+
+    The message is bounded (:data:`MAX_MESSAGE_CHARS`), whatever the farmer sent.
     """
 
     #: libstorj STORJ_FARMER_* codes, kept for parity with the reference client.
@@ -244,7 +313,7 @@ class FarmerError(StorjError):
         node_id: str | None = None,
         status_code: int | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(_bounded(message, MAX_MESSAGE_CHARS))
         self.code = self.CODE if code is None else code
         self.node_id = node_id
         self.status_code = status_code

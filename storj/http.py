@@ -16,7 +16,14 @@ The request path:
   with the SHA-256 hex of the password. Public routes (``POST /users``,
   ``/activations``, ``/deactivations``, ``PATCH /users/:email``, ``/resets``,
   ``/contacts``, ``POST /reports/exchanges``, ``GET /``) carry no credentials.
-* **Timeouts** on every request (``Client.timeout``); redirects are not followed.
+* **Timeouts** on every request (``Client.timeout``): per socket operation *and* a
+  total deadline per attempt (connect, headers and body); redirects are not followed.
+* **Bounded answers.** A body is streamed and never read past
+  ``Client.max_response_bytes`` (+1 byte); JSON nested deeper than
+  :data:`MAX_JSON_DEPTH` levels is refused; known fields of the records are
+  type-checked. Every such failure is a
+  :class:`~storj.exception.BridgeResponseError` (never a ``RecursionError``,
+  ``ValueError`` or ``TypeError``).
 * **Retries** (:class:`RetryPolicy`) on connection errors, timeouts, 429 and 5xx,
   for requests that are safe to repeat, with exponential backoff; each attempt is
   signed again with a new nonce (the Bridge rejects a replayed nonce).
@@ -37,11 +44,15 @@ the underlying :class:`requests.Session` pools connections (up to 32 per host).
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.client
 import json
 import logging
 import os
 import time
 import urllib.parse
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -49,12 +60,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import ecdsa
 import requests
 import requests.auth
-from requests.adapters import HTTPAdapter
+import urllib3
 
 from storj import keys as _keys
 from storj import model
 from storj._retry import RetryPolicy
-from storj._sessions import EnvironmentCachingSession
+from storj._sessions import DeadlineSession, Expiry, request_deadline
 from storj.api import basic_auth_header, ecdsa_to_hex, hash_password, new_nonce, signing_string
 from storj.exception import (
     BridgeError,
@@ -62,6 +73,7 @@ from storj.exception import (
     BridgeTimeoutError,
     BridgeTransportError,
     ConfigurationError,
+    ResponseTooLargeError,
     bridge_error_for_status,
 )
 from storj.metadata import __version__
@@ -72,7 +84,13 @@ if TYPE_CHECKING:
 
     from storj.transfer import CancelToken, StorjFileReader, TransferConfig
 
-__all__ = ["DEFAULT_API_URL", "Client", "RetryPolicy"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "MAX_JSON_DEPTH",
+    "Client",
+    "RetryPolicy",
+]
 
 #: The Bridge used when neither ``api_url`` nor ``STORJ_BRIDGE`` says otherwise.
 DEFAULT_API_URL = "https://api.storj.io/"
@@ -83,6 +101,32 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _OPERATIONS = ("PUSH", "PULL")
 _USER_AGENT = f"storj-python/{__version__}"
 _POOL_SIZE = 32
+
+#: Default of ``Client(max_response_bytes=…)``: 16 MiB. The Bridge's largest answers
+#: are a page of 2000 file entries or 5000 buckets (1–2 MB of JSON) and the Swagger
+#: document of ``GET /`` (~100 KB); 16 MiB leaves ten times that as headroom, while the
+#: bound keeps what a hostile server can make the client hold (the body, then its
+#: parsed form, a few times larger) far below the memory of a small machine.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: Deepest JSON nesting accepted in an answer (the protocol nests about 5 levels).
+MAX_JSON_DEPTH = 64
+#: Most bytes read of an error answer (status outside 2xx); its message is all we use.
+_ERROR_BODY_LIMIT = 64 * 1024
+#: Bytes asked of the socket per read while streaming a body.
+_READ_SIZE = 64 * 1024
+#: Content codings this client asks for and decodes itself, with a bound.
+_ACCEPT_ENCODING = "gzip, deflate"
+#: urllib3's response class (``BaseHTTPResponse`` since 2.0, ``HTTPResponse`` before).
+_URLLIB3_RESPONSE: type[Any] = getattr(
+    urllib3.response, "BaseHTTPResponse", urllib3.response.HTTPResponse
+)
+#: What a failed read of an answer can raise, below ``requests``.
+_READ_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
 
 M = TypeVar("M", bound="model.Model")
 
@@ -129,11 +173,177 @@ def _connect_phase_failure(exc: requests.RequestException) -> bool:
     return name in {"NewConnectionError", "NameResolutionError"}
 
 
-def _describe_body(response: requests.Response) -> str:
-    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-    if not response.content.strip():
+@dataclass(frozen=True)
+class _Answer:
+    """One received answer: status line, headers and the (bounded) body."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    content: bytes | bytearray
+    complete: bool = True  # False: the body was longer than what was read
+
+    @property
+    def text(self) -> str | None:
+        """The body as text for an exception (its start only; bad UTF-8 replaced)."""
+        if not self.content:
+            return None
+        return bytes(self.content[: 4 * 2000]).decode("utf-8", "replace")
+
+
+def _describe_body(answer: _Answer) -> str:
+    content_type = answer.headers.get("Content-Type", "").split(";")[0].strip()
+    if not answer.complete:
+        return f"a body of more than {len(answer.content)} bytes"
+    if not answer.content.strip():
         return "an empty body"
     return f"a body that is not JSON ({content_type or 'no content type'})"
+
+
+class _DeadlinePassed(requests.exceptions.ReadTimeout):
+    """The total deadline of an attempt passed (seen between two reads)."""
+
+
+class _TooLarge(Exception):  # noqa: N818 - internal signal: the body passed its bound
+    pass
+
+
+class _BodyDecoder:
+    """Collects a body of at most ``limit`` bytes, decoding gzip/deflate with that bound.
+
+    A compressed body is inflated with ``max_length`` so a small "zip bomb" cannot
+    expand past ``limit + 1`` bytes either. Raises :class:`_TooLarge` past the bound
+    and :class:`ValueError` for a coding it cannot decode.
+    """
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        coding = encoding.strip().lower()
+        self._deflate = coding == "deflate"
+        if coding in ("", "identity"):
+            self._inflater: Any = None
+        elif coding in ("gzip", "x-gzip"):
+            self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self._deflate:
+            self._inflater = zlib.decompressobj(zlib.MAX_WBITS)
+        else:
+            raise ValueError(f"a body in an unsupported content coding ({encoding[:40]!r})")
+
+    def _add(self, piece: bytes) -> None:
+        self.data += piece
+        if len(self.data) > self.limit:
+            raise _TooLarge()
+
+    def feed(self, chunk: bytes) -> None:
+        if self._inflater is None:
+            self._add(chunk)
+            return
+        try:
+            try:
+                piece = self._inflater.decompress(chunk, self.limit + 1 - len(self.data))
+            except zlib.error:
+                if not self._deflate:
+                    raise
+                # "deflate" sent raw, without the zlib header (as some servers do)
+                self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                piece = self._inflater.decompress(chunk, self.limit + 1 - len(self.data))
+            self._deflate = False  # the first bytes decoded: the format is settled
+            self._add(piece)
+            while self._inflater.unconsumed_tail:
+                tail = self._inflater.unconsumed_tail
+                self._add(self._inflater.decompress(tail, self.limit + 1 - len(self.data)))
+        except zlib.error:
+            raise ValueError("a compressed body that does not decompress") from None
+
+    def finish(self) -> bytearray:
+        if self._inflater is not None:
+            try:
+                self._add(self._inflater.flush())
+            except zlib.error:
+                raise ValueError("a compressed body that does not decompress") from None
+        return self.data
+
+
+def _read_bounded(
+    response: requests.Response, limit: int, expiry: Expiry
+) -> tuple[bytearray, bool]:
+    """Read the body of a streamed response: at most ``limit`` (+1) bytes, decoded.
+
+    Returns ``(body, complete)``; ``complete`` is False when the body went past
+    ``limit`` (then the first ``limit + 1`` bytes, or more decoded ones, are kept).
+    Each read is one socket read (``read1``) where urllib3 has it, so the deadline is
+    looked at between reads even when a server trickles. Raises :class:`ValueError`
+    for an undecodable coding, and whatever the transport raises.
+    """
+    raw: Any = response.raw
+    if raw is None or not hasattr(raw, "read"):  # a session that read the body already
+        content = response.content or b""
+        return bytearray(content[: limit + 1]), len(content) <= limit
+    read: Callable[[int], bytes]
+    if isinstance(raw, _URLLIB3_RESPONSE):
+        decoder = _BodyDecoder(response.headers.get("Content-Encoding", ""), limit)
+        read1 = getattr(raw, "read1", None)  # urllib3 >= 2.3
+        if read1 is not None:
+            read = functools.partial(read1, decode_content=False)
+        else:
+            read = functools.partial(raw.read, decode_content=False)
+    else:  # a stream of a custom adapter: taken as it comes
+        decoder = _BodyDecoder("", limit)
+        read = raw.read
+    try:
+        while True:
+            if expiry.expired or time.monotonic() >= expiry.at:
+                raise _DeadlinePassed("the deadline passed")
+            chunk = read(_READ_SIZE)
+            if not chunk:
+                return decoder.finish(), True
+            decoder.feed(chunk)
+    except _TooLarge:
+        return decoder.data, False
+
+
+class _Closer:
+    """Closes a response, also one whose session left no ``raw`` stream behind."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.response = response
+
+    def close(self) -> None:
+        with contextlib.suppress(AttributeError):
+            self.response.close()
+
+
+def _json_depth_exceeds(data: Any, limit: int) -> bool:
+    """Whether ``data`` nests lists/objects more than ``limit`` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Iterable[Any] = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _json_excerpt(data: Any) -> str | None:
+    """The start of ``data`` as JSON text, for an exception's ``body``."""
+    if data is None:
+        return None
+    try:
+        return json.dumps(data)[:2000]
+    except (TypeError, ValueError, RecursionError):
+        return repr(data)[:2000]
+
+
+def _deadline_seconds(timeout: float | tuple[float, float]) -> float:
+    """The total time one attempt may take: the timeout, or connect + read of a tuple."""
+    return float(sum(timeout)) if isinstance(timeout, tuple) else float(timeout)
 
 
 class Client:
@@ -147,9 +357,26 @@ class Client:
         A path prefix (``https://host/bridge/``) is kept in front of every route; ECDSA
         signatures cover the route path without it (what a Bridge mounted under the
         prefix sees as its request path).
-    :param timeout: seconds to wait for the Bridge on each request (connect and each
-        read); a ``(connect, read)`` tuple is accepted too.
+    :param timeout: seconds to wait for the Bridge on each request: for connecting, for
+        each read, **and** for the whole attempt — connect, request, headers and body
+        together — so a server that trickles its headers or its body cannot hold a call
+        longer (:class:`~storj.exception.BridgeTimeoutError`). A ``(connect, read)``
+        tuple is accepted too: then connecting waits ``connect`` s, each read ``read`` s
+        and the whole attempt ``connect + read`` s. The total deadline is enforced by
+        shutting down the socket, which needs the client's own session; with a
+        ``session`` you pass in, it is checked between reads of the body only. Retries
+        repeat an attempt that timed out only when the request is safe to repeat, each
+        with a fresh deadline, so one call lasts at most ``(1 + retries) × deadline``
+        plus the pauses between attempts (each at most ``RetryPolicy.backoff_max``, or
+        ``retry_after_max`` when the Bridge sends ``Retry-After``): with the defaults,
+        4 × 60 s + 30 s pauses at worst.
     :param retries: retries after the first attempt (int) or a :class:`RetryPolicy`.
+    :param max_response_bytes: the largest answer body read from the Bridge
+        (:data:`DEFAULT_MAX_RESPONSE_BYTES`, 16 MiB, by default; after decompression).
+        The body is streamed and reading stops at this bound + 1 byte, so memory does
+        not grow with what a server sends; a longer answer raises
+        :class:`~storj.exception.ResponseTooLargeError`. Error answers (4xx/5xx) are
+        read up to 64 KiB only (the message is all that is used).
     :param encryption_key: BIP39 mnemonic used by the transfer engine to encrypt files;
         default ``$STORJ_ENCRYPTION_KEY``. Never shown in ``repr``.
     :param session: a :class:`requests.Session` to use (and not close); by default the
@@ -175,6 +402,7 @@ class Client:
         retries: int | RetryPolicy = 3,
         encryption_key: str | None = None,
         session: requests.Session | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         url = api_url or os.environ.get(ENV_BRIDGE) or DEFAULT_API_URL
         if not url.startswith(("http://", "https://")):
@@ -183,6 +411,16 @@ class Client:
         self.email: str | None = email
         self.password = password  # the setter hashes it
         self.timeout = self._check_timeout(timeout)
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise ValueError(
+                f"max_response_bytes must be a positive int, not {max_response_bytes!r}"
+            )
+        #: The largest answer body read from the Bridge, in bytes (see the class docstring).
+        self.max_response_bytes: int = max_response_bytes
         self.retry_policy: RetryPolicy = RetryPolicy.coerce(retries)
         self.encryption_key: str | None = (
             encryption_key if encryption_key is not None else os.environ.get(ENV_ENCRYPTION_KEY)
@@ -208,11 +446,7 @@ class Client:
 
     @staticmethod
     def _new_session() -> requests.Session:
-        session = EnvironmentCachingSession()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=_POOL_SIZE, max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        return session
+        return DeadlineSession(pool_maxsize=_POOL_SIZE)
 
     @property
     def password(self) -> str | None:
@@ -348,7 +582,11 @@ class Client:
             if body_obj is not None
             else None
         )
-        out_headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        out_headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": _ACCEPT_ENCODING,
+            "User-Agent": _USER_AGENT,
+        }
         out_headers.update(headers or {})
         if body is not None:
             out_headers["Content-Type"] = "application/json"
@@ -371,7 +609,72 @@ class Client:
             timeout=self.timeout,
             allow_redirects=False,
             auth=_HEADERS_ONLY,
+            stream=True,
         )
+
+    def _attempt(
+        self, out: _Outgoing, retry_status: Callable[[int], bool]
+    ) -> tuple[_Answer | None, requests.RequestException | None, bool]:
+        """Send one attempt within the total deadline and read its answer (bounded).
+
+        Returns ``(answer, None, False)``, or ``(None, error, timed_out)`` when no
+        complete answer arrived. An answer whose status ``retry_status`` accepts is
+        returned without its body. Raises :class:`ResponseTooLargeError` for a body
+        over :attr:`max_response_bytes` and :class:`BridgeResponseError` for one that
+        cannot be decoded.
+        """
+        with request_deadline(_deadline_seconds(self.timeout)) as expiry:
+            try:
+                response = self._send(out)
+            except requests.RequestException as exc:
+                return None, exc, expiry.expired or isinstance(exc, requests.Timeout)
+            with contextlib.closing(_Closer(response)):
+                if expiry.expired:  # cut off inside the headers: http.client may still parse
+                    return None, _DeadlinePassed("the deadline passed"), True
+                status = response.status_code
+                reason = response.reason or ""
+                if retry_status(status):
+                    return _Answer(status, reason, response.headers, b""), None, False
+                ok = 200 <= status < 300
+                limit = (
+                    self.max_response_bytes
+                    if ok
+                    else min(self.max_response_bytes, _ERROR_BODY_LIMIT)
+                )
+                try:
+                    content, complete = _read_bounded(response, limit, expiry)
+                except ValueError as exc:
+                    raise BridgeResponseError(
+                        f"the Bridge answered HTTP {status} with {exc}; is {self.api_url} a "
+                        "Storj Bridge?",
+                        status_code=status,
+                        method=out.method,
+                        url=out.url,
+                    ) from None
+                except _READ_ERRORS as exc:
+                    timed_out = expiry.expired or isinstance(
+                        exc, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
+                    )
+                    error = (
+                        exc
+                        if isinstance(exc, requests.RequestException)
+                        else requests.exceptions.ConnectionError(exc)
+                    )
+                    if error is not exc:
+                        error.__cause__ = exc
+                    return None, error, timed_out
+            answer = _Answer(status, reason, response.headers, content, complete)
+        if ok and not complete:
+            raise ResponseTooLargeError(
+                f"the Bridge's answer is larger than max_response_bytes="
+                f"{self.max_response_bytes} bytes; reading stopped there. The Bridge's "
+                "answers are a few MB at most: check that api_url points at a Storj Bridge, "
+                "or raise Client(max_response_bytes=...) if yours really sends more",
+                status_code=status,
+                method=out.method,
+                url=out.url,
+            )
+        return answer, None, False
 
     def _request(
         self,
@@ -403,23 +706,24 @@ class Client:
                 method, path, params=params, json_body=json, auth=auth, headers=headers
             )
             self.logger.debug("%s %s", out.method, out.path)
-            try:
-                response = self._send(out)
-            except requests.RequestException as exc:
-                transport_error = self._transport_error(exc, out)
-                retry = (safe or _connect_phase_failure(exc)) and not isinstance(
-                    exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)
+            answer, failure, timed_out = self._attempt(
+                out, functools.partial(policy.should_retry_status, safe=safe)
+            )
+            if failure is not None:
+                transport_error = self._transport_error(failure, out, timed_out=timed_out)
+                retry = (safe or _connect_phase_failure(failure)) and not isinstance(
+                    failure, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)
                 )
                 if not (retry and policy.can_retry()):
-                    raise transport_error from exc
-                policy = self._pause(policy, out, type(exc).__name__, None)
+                    raise transport_error from failure
+                policy = self._pause(policy, out, type(failure).__name__, None)
                 continue
-            if policy.should_retry_status(response.status_code, safe=safe):
-                retry_after = response.headers.get("Retry-After")
-                response.close()
-                policy = self._pause(policy, out, f"HTTP {response.status_code}", retry_after)
+            assert answer is not None
+            if policy.should_retry_status(answer.status, safe=safe):
+                retry_after = answer.headers.get("Retry-After")
+                policy = self._pause(policy, out, f"HTTP {answer.status}", retry_after)
                 continue
-            return self._decode(response, out, expect)
+            return self._decode(answer, out, expect)
 
     def _pause(
         self, policy: RetryPolicy, out: _Outgoing, reason: str, retry_after: str | None
@@ -438,9 +742,20 @@ class Client:
             self._sleep(delay)
         return policy.increment(reason)
 
-    def _transport_error(self, exc: requests.RequestException, out: _Outgoing) -> BridgeError:
+    def _transport_error(
+        self, exc: requests.RequestException, out: _Outgoing, *, timed_out: bool = False
+    ) -> BridgeError:
         where: dict[str, Any] = {"method": out.method, "url": out.url}
-        if isinstance(exc, requests.Timeout):
+        if isinstance(exc, _DeadlinePassed) or (
+            timed_out and not isinstance(exc, requests.Timeout)
+        ):
+            return BridgeTimeoutError(
+                f"the Bridge at {self.api_url} did not complete its answer within the "
+                f"{_deadline_seconds(self.timeout):g} s deadline of a request "
+                f"(Client(timeout={self.timeout})); try again later or raise the timeout",
+                **where,
+            )
+        if timed_out or isinstance(exc, requests.Timeout):
             return BridgeTimeoutError(
                 f"the Bridge at {self.api_url} did not answer within {self.timeout} s; "
                 "try again later or raise Client(timeout=...)",
@@ -453,30 +768,32 @@ class Client:
         )
 
     def _decode(
-        self, response: requests.Response, out: _Outgoing, expect: type | tuple[type, ...] | None
+        self, answer: _Answer, out: _Outgoing, expect: type | tuple[type, ...] | None
     ) -> Any:
         """Map one answer to JSON data or to the right exception (the error boundary)."""
-        status = response.status_code
-        content = response.content
+        status = answer.status
+        content = answer.content
         context: dict[str, Any] = {"status_code": status, "method": out.method, "url": out.url}
-        text = response.text if content else None
+        text = answer.text
 
         if status >= 400 or status < 200:
             message = None
-            try:
-                data = json.loads(content) if content.strip() else None
-            except ValueError:
-                data = None
+            data = None
+            if answer.complete and content.strip():
+                try:
+                    data = json.loads(content)
+                except (ValueError, RecursionError):
+                    data = None
             if isinstance(data, dict) and isinstance(data.get("error"), str):
                 message = data["error"]
             if message is None:
                 message = (
-                    f"the Bridge answered HTTP {status} {response.reason or ''}".rstrip()
-                    + f" with {_describe_body(response)}"
+                    f"the Bridge answered HTTP {status} {answer.reason}".rstrip()
+                    + f" with {_describe_body(answer)}"
                 )
             raise bridge_error_for_status(status)(message, body=text, **context)
         if 300 <= status < 400:
-            location = response.headers.get("Location", "?")
+            location = answer.headers.get("Location", "?")[:200]
             raise BridgeResponseError(
                 f"the Bridge answered HTTP {status} redirecting to {location}; "
                 f"use that address as the Bridge URL instead of {self.api_url}",
@@ -493,13 +810,26 @@ class Client:
             return None
         try:
             data = json.loads(content)
-        except ValueError as exc:
+        except RecursionError:
+            data = None
+            deep = True
+        except ValueError as exc:  # also bad UTF-8 (UnicodeDecodeError)
             raise BridgeResponseError(
-                f"the Bridge answered HTTP {status} with {_describe_body(response)}; is "
+                f"the Bridge answered HTTP {status} with {_describe_body(answer)}; is "
                 f"{self.api_url} a Storj Bridge?",
                 body=text,
                 **context,
             ) from exc
+        else:
+            deep = _json_depth_exceeds(data, MAX_JSON_DEPTH)
+        if deep:
+            raise BridgeResponseError(
+                f"the Bridge answered HTTP {status} with JSON nested more than "
+                f"{MAX_JSON_DEPTH} levels deep, which the protocol never does; is "
+                f"{self.api_url} a Storj Bridge?",
+                body=text,
+                **context,
+            )
         if isinstance(data, dict) and set(data) == {"error"}:
             raise bridge_error_for_status(status)(str(data["error"]), body=text, **context)
         if expect is not None and not isinstance(data, expect):
@@ -520,7 +850,7 @@ class Client:
             f"unexpected answer to {method} {path}: {what}",
             method=method,
             url=self.api_url.rstrip("/") + path,
-            body=json.dumps(data)[:2000] if data is not None else None,
+            body=_json_excerpt(data),
         )
 
     def _wrap(self, cls: type[M], data: Any, method: str, path: str) -> M:
@@ -531,7 +861,7 @@ class Client:
             )
         try:
             return cls.from_json(data)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
             self._shape_error(f"cannot read it as {cls.__name__}: {exc}", method, path, data)
 
     def _wrap_list(self, cls: type[M], data: Any, method: str, path: str) -> list[M]:
@@ -605,6 +935,7 @@ class Client:
         data = self._request("GET", path, expect=list)
         if not all(isinstance(item, dict) for item in data):
             self._shape_error("expected an array of JSON objects", "GET", path, data)
+        self._wrap_list(model.File, data, "GET", path)  # type-checks the known fields
         return data
 
     def bucket_get(self, bucket_id: str) -> model.Bucket:
@@ -1018,6 +1349,7 @@ class Client:
         farmer = data.get("farmer")
         if not isinstance(data.get("token"), str) or not isinstance(farmer, dict):
             self._shape_error("expected {hash, token, operation, farmer}", "PUT", path, data)
+        self._wrap(model.Contact, farmer, "PUT", path)  # type-checks the farmer's fields
         return data
 
     def frame_create(self) -> model.Frame:

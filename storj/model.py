@@ -21,6 +21,12 @@ Every record derives from :class:`Model`:
   parsed with the standard library from RFC 3339 strings or from epoch
   milliseconds (contacts inside pointers carry ``lastSeen`` as a number).
   Assigning to a declared field converts the value the same way.
+* the known fields are type-checked (ids and names are ``str``, sizes and
+  indexes ``int >= 0``, flags ``bool``, ports ``int`` 0–65535, lists of keys
+  lists of ``str``, …; ``None`` is always accepted): a wrong value raises
+  :class:`~storj.exception.InvalidFieldError` (a ``ValueError`` and a
+  ``TypeError`` too) naming the field, whether it comes from the constructor,
+  an assignment or :meth:`Model.from_json`. Unknown fields are never checked.
 
 Besides the records this module holds :class:`MerkleTree` (the audit tree of
 a shard, built with :mod:`storj.merkle`) and :class:`ShardManager` (splits a
@@ -32,12 +38,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, ClassVar, TypeVar
 
 from storj import merkle, sharding
 from storj.api import rmd160sha256_hex
+from storj.exception import InvalidFieldError
 from storj.merkle import Scheme
 
 __all__ = [
@@ -140,22 +147,75 @@ def _jsonify(value: Any) -> Any:
     return value
 
 
+def _field_error(owner: str, expected: str, value: Any) -> InvalidFieldError:
+    """``owner must be <expected>, not <what value is>``."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        got = repr(value)[:40]
+    else:
+        got = type(value).__name__
+    return InvalidFieldError(f"{owner} must be {expected}, not {got}", field=owner)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _list_of(value: Any, owner: str, item: Callable[[Any], bool], what: str) -> list[Any]:
+    """``value`` as a new list, every item accepted by ``item`` (a list, tuple, generator…)."""
+    if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        raise _field_error(owner, f"a list of {what}", value)
+    items = list(value)
+    for position, entry in enumerate(items):
+        if not item(entry):
+            raise _field_error(f"{owner}[{position}]", what, entry)
+    return items
+
+
+def _check_kind(kind: str, value: Any, owner: str) -> Any:
+    """Check (and for lists copy) one non-None value of a declared field."""
+    if kind == "str":
+        if not isinstance(value, str):
+            raise _field_error(owner, "a str", value)
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            raise _field_error(owner, "a bool", value)
+    elif kind == "int":
+        if not _is_int(value):
+            raise _field_error(owner, "an int", value)
+    elif kind == "count":
+        if not _is_int(value) or value < 0:
+            raise _field_error(owner, "an int >= 0", value)
+    elif kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _field_error(owner, "a number", value)
+    elif kind == "port":
+        if not _is_int(value) or not 0 <= value <= 65535:
+            raise _field_error(owner, "an int from 0 to 65535", value)
+    elif kind == "object":
+        if not isinstance(value, Mapping):
+            raise _field_error(owner, "a JSON object (dict)", value)
+    elif kind == "strings":
+        return _list_of(value, owner, lambda v: isinstance(v, str), "str")
+    elif kind == "list":
+        return _list_of(value, owner, lambda v: True, "values")
+    return value
+
+
 def _as_record(cls: type[_M], value: Any, owner: str) -> _M | None:
     if value is None or isinstance(value, cls):
         return value
     if isinstance(value, Mapping):
         return cls.from_json(value)
-    raise ValueError(
-        f"{owner} must be a {cls.__name__}, a JSON object or None, not {type(value).__name__}"
-    )
+    raise _field_error(owner, f"a {cls.__name__}, a JSON object or None", value)
 
 
 def _as_record_list(cls: type[_M], value: Any, owner: str) -> list[Any] | None:
     if value is None:
         return None
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-        raise ValueError(f"{owner} must be a list, not {type(value).__name__}")
-    return [_as_record(cls, item, owner) if isinstance(item, Mapping) else item for item in value]
+    items = _list_of(
+        value, owner, lambda v: isinstance(v, (cls, Mapping)), f"{cls.__name__} or JSON object"
+    )
+    return [_as_record(cls, item, owner) for item in items]
 
 
 # --------------------------------------------------------------------------- base class
@@ -165,14 +225,18 @@ class Model:
     """Base class of the records: keyword construction, JSON, value semantics.
 
     Subclasses list their wire fields in ``_fields`` (in the order ``to_json``
-    and ``repr`` use) and their timestamp fields in ``_timestamps`` (field →
+    and ``repr`` use), their timestamp fields in ``_timestamps`` (field →
     wire form used when the value was not parsed from JSON: ``"iso"`` or
-    ``"ms"``). A timestamp parsed from JSON is written back in the form it came
+    ``"ms"``) and the type of the other plain fields in ``_kinds`` (field →
+    ``"str"``, ``"bool"``, ``"int"``, ``"count"`` (int >= 0), ``"number"``,
+    ``"port"``, ``"object"``, ``"strings"`` (list of str) or ``"list"``).
+    A timestamp parsed from JSON is written back in the form it came
     in, so ``from_json(x).to_json() == x`` for the Bridge's own output.
     """
 
     _fields: ClassVar[tuple[str, ...]] = ()
     _timestamps: ClassVar[Mapping[str, str]] = {}
+    _kinds: ClassVar[Mapping[str, str]] = {}
 
     #: Fields the Bridge sent that this class does not declare, kept verbatim.
     extra: dict[str, Any]
@@ -195,12 +259,13 @@ class Model:
     def from_json(cls: type[_M], data: Mapping[str, Any]) -> _M:
         """Build a record from a JSON object (a mapping) as the Bridge sends it.
 
-        Unknown keys go to :attr:`extra`. Raises :class:`ValueError` when
-        ``data`` is not a mapping or a known field has an impossible value
-        (e.g. a timestamp that is not RFC 3339).
+        Unknown keys go to :attr:`extra`. Raises
+        :class:`~storj.exception.InvalidFieldError` (a :class:`ValueError`) when
+        ``data`` is not a mapping or a known field has the wrong type or an
+        impossible value (e.g. a timestamp that is not RFC 3339).
         """
         if not isinstance(data, Mapping):
-            raise ValueError(
+            raise InvalidFieldError(
                 f"{cls.__name__}.from_json expects a JSON object, got {type(data).__name__}"
             )
         return cls(**{str(k): v for k, v in data.items()})
@@ -216,12 +281,16 @@ class Model:
             try:
                 parsed, form = _parse_timestamp(value)
             except ValueError as exc:
-                raise ValueError(f"{type(self).__name__}.{name}: {exc}") from None
+                owner = f"{type(self).__name__}.{name}"
+                raise InvalidFieldError(f"{owner}: {exc}", field=owner) from None
             if form is None:
                 self._forms.pop(name, None)
             else:
                 self._forms[name] = form
             return parsed
+        kind = self._kinds.get(name)
+        if kind is not None and value is not None:
+            return _check_kind(kind, value, f"{type(self).__name__}.{name}")
         return value
 
     # -- wire form ----------------------------------------------------------
@@ -311,6 +380,7 @@ class User(Model):
 
     _fields = ("email", "id", "created", "activated", "isFreeTier")
     _timestamps = {"created": "iso"}
+    _kinds = {"email": "str", "id": "str", "activated": "bool", "isFreeTier": "bool"}
 
     email: str | None
     id: str | None
@@ -345,6 +415,7 @@ class Key(Model):
     """
 
     _fields = ("key", "id", "user", "label")
+    _kinds = {"key": "str", "id": "str", "user": "str", "label": "str"}
 
     key: str | None
     id: str | None
@@ -400,6 +471,17 @@ class Bucket(Model):
         "encryptionKey",
     )
     _timestamps = {"created": "iso"}
+    _kinds = {
+        "id": "str",
+        "name": "str",
+        "status": "str",
+        "user": "str",
+        "storage": "number",
+        "transfer": "number",
+        "pubkeys": "strings",
+        "publicPermissions": "strings",
+        "encryptionKey": "str",
+    }
 
     id: str | None
     name: str | None
@@ -470,6 +552,15 @@ class Contact(Model):
         "timeoutRate",
     )
     _timestamps = {"lastSeen": "iso", "lastTimeout": "iso"}
+    _kinds = {
+        "address": "str",
+        "port": "port",
+        "nodeID": "str",
+        "protocol": "str",
+        "userAgent": "str",
+        "responseTime": "number",
+        "timeoutRate": "number",
+    }
 
     address: str | None
     port: int | None
@@ -524,6 +615,14 @@ class Frame(Model):
 
     _fields = ("id", "created", "shards", "user", "locked", "size", "storageSize")
     _timestamps = {"created": "iso"}
+    _kinds = {
+        "id": "str",
+        "shards": "list",
+        "user": "str",
+        "locked": "bool",
+        "size": "count",
+        "storageSize": "count",
+    }
 
     id: str | None
     created: datetime | None
@@ -557,12 +656,8 @@ class Frame(Model):
         )
 
     def _convert(self, name: str, value: Any) -> Any:
-        if name == "shards":
-            if value is None:
-                return []
-            if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-                raise ValueError(f"Frame.shards must be a list, not {type(value).__name__}")
-            return list(value)
+        if name == "shards" and value is None:
+            return []
         return super()._convert(name, value)
 
 
@@ -600,6 +695,17 @@ class File(Model):
         "index",
     )
     _timestamps = {"created": "iso", "renewal": "iso"}
+    _kinds = {
+        "bucket": "str",
+        "hash": "str",
+        "mimetype": "str",
+        "filename": "str",
+        "size": "count",
+        "id": "str",
+        "hmac": "object",
+        "erasure": "object",
+        "index": "str",
+    }
 
     bucket: str | None
     hash: str | None
@@ -651,7 +757,7 @@ class File(Model):
 
     def _convert(self, name: str, value: Any) -> Any:
         if name == "bucket" and isinstance(value, Bucket):
-            return value.id
+            value = value.id
         if name == "frame":
             if isinstance(value, str):
                 return Frame(id=value)
@@ -711,6 +817,14 @@ class Token(Model):
         "size",
     )
     _timestamps = {"expires": "iso"}
+    _kinds = {
+        "token": "str",
+        "operation": "str",
+        "encryptionKey": "str",
+        "id": "str",
+        "mimetype": "str",
+        "size": "count",
+    }
 
     token: str | None
     bucket: Bucket | None
@@ -791,6 +905,14 @@ class FilePointer(Model):
     """
 
     _fields = ("hash", "token", "operation", "channel", "farmer", "size", "index", "parity")
+    _kinds = {
+        "hash": "str",
+        "operation": "str",
+        "channel": "str",
+        "size": "count",
+        "index": "count",
+        "parity": "bool",
+    }
 
     hash: str | None
     token: Token | None
@@ -872,6 +994,15 @@ class Mirror(Model):
         "created",
     )
     _timestamps = {"created": "iso"}
+    _kinds = {
+        "hash": "str",
+        "mirrors": "count",
+        "status": "str",
+        "id": "str",
+        "shardHash": "str",
+        "contract": "object",
+        "isEstablished": "bool",
+    }
 
     hash: str | None
     mirrors: int | None
@@ -979,6 +1110,14 @@ class ExchangeReport(Model):
         "created",
     )
     _timestamps = {"exchangeStart": "ms", "exchangeEnd": "ms", "created": "iso"}
+    _kinds = {
+        "dataHash": "str",
+        "reporterId": "str",
+        "farmerId": "str",
+        "clientId": "str",
+        "exchangeResultCode": "int",
+        "exchangeResultMessage": "str",
+    }
 
     dataHash: str | None
     reporterId: str | None
@@ -1178,6 +1317,7 @@ class Shard(Model):
     """
 
     _fields = ("id", "hash", "size", "index", "challenges", "tree", "exclude", "parity")
+    _kinds = {"id": "str", "hash": "str", "size": "count", "index": "count", "parity": "bool"}
 
     id: str | None
     hash: str | None
@@ -1239,11 +1379,13 @@ class Shard(Model):
                 return []
             if name == "tree" and isinstance(value, MerkleTree):
                 return value
-            if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-                raise ValueError(f"Shard.{name} must be a list, not {type(value).__name__}")
+            owner = f"Shard.{name}"
             if name == "challenges":
-                return [_hex_challenge(c) for c in value]
-            return list(value)
+                items = _list_of(
+                    value, owner, lambda v: isinstance(v, (str, bytes, bytearray)), "str or bytes"
+                )
+                return [_hex_challenge(c) for c in items]
+            return _list_of(value, owner, lambda v: isinstance(v, str), "str")
         return super()._convert(name, value)
 
     def add_challenge(self, challenge: str | bytes) -> None:

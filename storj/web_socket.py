@@ -315,9 +315,19 @@ def push_shard(
 class _PullWatch:
     """The clocks of one pull: idle ``timeout``, low-speed rule and ``cancel``."""
 
-    def __init__(self, what: str, timeout: float, cancel: Any, limit: int, window: float) -> None:
+    def __init__(
+        self,
+        what: str,
+        timeout: float,
+        cancel: Any,
+        limit: int,
+        window: float,
+        deadline: float | None = None,
+    ) -> None:
         if limit < 0 or window <= 0:
             raise ValueError("low_speed_limit must be >= 0 and low_speed_time positive")
+        if deadline is not None and not deadline > 0:
+            raise ValueError("deadline must be a positive number of seconds or None")
         self.what = what
         self.timeout = timeout
         self.cancel = cancel
@@ -325,21 +335,31 @@ class _PullWatch:
         self.window = window
         now = time.monotonic()
         self.idle_deadline = now + timeout
+        self.seconds = deadline
+        self.end = None if deadline is None else now + deadline
         self.mark_time = now
         self.mark_bytes = 0
 
     def wait(self) -> float:
         """Seconds the next ``recv`` may block (short when something must be watched)."""
-        left = self.idle_deadline - time.monotonic()
+        now = time.monotonic()
+        left = self.idle_deadline - now
+        if self.end is not None:
+            left = min(left, self.end - now)
         if self.cancel is not None or self.limit:
             left = min(left, _POLL)
         return max(left, 0.001)
 
     def check(self, received: int) -> None:
-        """Raise if cancelled, idle for ``timeout`` or too slow."""
+        """Raise if cancelled, idle for ``timeout``, too slow or past the deadline."""
         if self.cancel is not None and self.cancel.is_set():
             raise TransferCancelledError(f"{self.what}: cancelled")
         now = time.monotonic()
+        if self.end is not None and now >= self.end:
+            raise FarmerTimeoutError(
+                f"{self.what}: the transfer took longer than its deadline of "
+                f"{self.seconds:g} s ({received} bytes received)"
+            )
         if now >= self.idle_deadline:
             raise FarmerTimeoutError(
                 f"{self.what}: no data from the farmer for {self.timeout:g} s "
@@ -374,6 +394,7 @@ def pull_shard(
     cancel: Any = None,
     low_speed_limit: int = 0,
     low_speed_time: float = 20.0,
+    deadline: float | None = None,
 ) -> int:
     """Download one shard over a data channel (``operation: "PULL"``) into ``destination``.
 
@@ -394,6 +415,8 @@ def pull_shard(
         ``low_speed_time`` seconds is abandoned (:class:`FarmerTimeoutError`), as the
         HTTP transfers do (libstorj: 30720 B/s for 20 s). ``0`` disables the rule, so
         only ``timeout`` bounds a farmer that drips tiny frames.
+    :param deadline: seconds the whole pull may take, opening the channel included
+        (:class:`FarmerTimeoutError` after that); ``None`` (default): no total bound.
     :returns: the number of bytes written.
     :raises SuppliedTokenNotAcceptedError: close 3101.
     :raises HashMismatchError: close 3102, more or fewer bytes than ``size``, or
@@ -411,7 +434,7 @@ def pull_shard(
     limit = max_size if size is None else size
     sha = hashlib.sha256()
     received = 0
-    watch = _PullWatch(what, timeout, cancel, low_speed_limit, low_speed_time)
+    watch = _PullWatch(what, timeout, cancel, low_speed_limit, low_speed_time, deadline)
     with _channel(url, timeout, max_frame_size, what) as ws:
         _send(ws, request, what, timeout)
         while True:

@@ -18,6 +18,9 @@ _MIB = 1024 * 1024
 RS_BUFFER_CHUNKS = 16
 #: Smallest Reed–Solomon stripe (bytes per shard per step).
 MIN_RS_STRIPE = 64 * 1024
+#: Slowest rate (bytes/s) :meth:`TransferConfig.deadline_for` allows for, even when the
+#: low-speed rule is off.
+MIN_DEADLINE_RATE = 1024
 
 
 def _positive_int(name: str, value: object, minimum: int = 1) -> None:
@@ -61,6 +64,13 @@ class TransferConfig:
     :param low_speed_limit: bytes per second; a farmer transfer slower than this for
         :attr:`low_speed_time` seconds is aborted (libstorj/curl: 30720 B/s for 20 s).
     :param low_speed_time: see :attr:`low_speed_limit`.
+    :param shard_deadline: seconds one shard transfer with a farmer may take in total
+        (connecting, sending the request, the farmer's headers and the body), whatever
+        the per-read :attr:`timeout` and the low-speed rule allow: a farmer trickling its
+        answer headers, for instance, is cut off then
+        (:class:`~storj.exception.FarmerTimeoutError`). ``None`` (default) computes it per
+        shard with :meth:`deadline_for`: never shorter than a transfer the low-speed rule
+        lets through.
     :param erasure: add Reed–Solomon parity shards; ``None`` (default) does as
         libstorj: parity for files of 2 MiB and more.
     :param challenges: audit challenges per shard (libstorj: 4).
@@ -84,6 +94,7 @@ class TransferConfig:
     timeout: float = 60.0
     low_speed_limit: int = 30720
     low_speed_time: float = 20.0
+    shard_deadline: float | None = None
     erasure: bool | None = None
     challenges: int = 4
     io_chunk_size: int = _MIB
@@ -101,6 +112,8 @@ class TransferConfig:
         _positive_number("timeout", self.timeout)
         _positive_int("low_speed_limit", self.low_speed_limit, minimum=0)
         _positive_number("low_speed_time", self.low_speed_time)
+        if self.shard_deadline is not None:
+            _positive_number("shard_deadline", self.shard_deadline)
         if self.erasure is not None and not isinstance(self.erasure, bool):
             raise ValueError(
                 f"TransferConfig.erasure must be True, False or None, not {self.erasure!r}"
@@ -112,6 +125,20 @@ class TransferConfig:
                 "TransferConfig.io_chunk_size must be a multiple of 16 (the AES block)"
             )
         _positive_int("pointer_page_size", self.pointer_page_size)
+
+    def deadline_for(self, size: int) -> float:
+        """Seconds a transfer of a ``size``-byte shard may take in total.
+
+        :attr:`shard_deadline` when set; else ``2 · timeout + low_speed_time + size /
+        rate``, with ``rate`` the :attr:`low_speed_limit` (at least 1 KiB/s, also when the
+        low-speed rule is off): time to connect and to get the answer, plus the whole
+        shard at the slowest speed the low-speed rule accepts. With the defaults, a 32 MiB
+        shard gets about 1232 s.
+        """
+        if self.shard_deadline is not None:
+            return float(self.shard_deadline)
+        rate = max(self.low_speed_limit, MIN_DEADLINE_RATE)
+        return 2 * self.timeout + self.low_speed_time + max(size, 0) / rate
 
     def rs_stripe(self, shard_count: int, shard_size: int) -> int:
         """Bytes per shard handled in one Reed–Solomon step for ``shard_count`` shards.

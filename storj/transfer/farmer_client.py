@@ -15,12 +15,19 @@ Errors are :class:`~storj.exception.FarmerError` subclasses: 401/403 →
 :class:`~storj.exception.SuppliedTokenNotAcceptedError`; wrong bytes →
 :class:`~storj.exception.HashMismatchError`; no connection within ``timeout`` or a
 transfer slower than ``low_speed_limit`` for ``low_speed_time`` seconds (libstorj's
-curl settings) → :class:`~storj.exception.FarmerTimeoutError`. The farmer's
-``{"result": message}`` body (§6.4) becomes the message.
+curl settings), or longer in total than the shard's deadline
+(:meth:`TransferConfig.deadline_for <storj.transfer.TransferConfig.deadline_for>`) →
+:class:`~storj.exception.FarmerTimeoutError`. The farmer's ``{"result": message}`` body
+(§6.4) becomes the message; only its first 4 KiB are read, and the message is bounded.
 
-A watchdog thread enforces the low-speed rule and the :class:`~.progress.Abort` of
-the transfer: it shuts down the socket of a stalled or cancelled transfer, so a
-blocked read or write returns at once.
+What a farmer sends is bounded: a download reads at most the pointer's ``size`` bytes
+plus one (one more is a :class:`~storj.exception.HashMismatchError`), an upload's
+answer at most :data:`_ANSWER_LIMIT` bytes (a longer one is not read: the connection
+is closed instead of reused).
+
+A watchdog thread enforces the low-speed rule, the total deadline and the
+:class:`~.progress.Abort` of the transfer: it shuts down the socket of a stalled,
+overdue or cancelled transfer, so a blocked read or write returns at once.
 """
 
 from __future__ import annotations
@@ -94,6 +101,8 @@ _USER_AGENT = f"storj-python/{__version__}"
 _SLICE = 256 * 1024
 #: Seconds between two watchdog checks.
 _TICK = 0.05
+#: Most bytes of a successful upload's answer read (to reuse the connection).
+_ANSWER_LIMIT = 64 * 1024
 
 _tls = threading.local()
 
@@ -136,17 +145,28 @@ def farmer_endpoint(farmer: Any) -> FarmerEndpoint:
     address = _get(farmer, "address")
     port = _get(farmer, "port")
     node_id = _get(farmer, "nodeID", "node_id", "nodeId")
+    if not isinstance(node_id, str):
+        node_id = None
     if not address or port is None:
         raise FarmerError(
             "the Bridge gave a farmer contact without address or port", node_id=node_id
         )
+    if not isinstance(address, str) or len(address) > 255:
+        raise FarmerError(
+            f"the Bridge gave a farmer contact whose address is not a host name "
+            f"({type(address).__name__})",
+            node_id=node_id,
+        )
     try:
         port = int(port)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        port = -1
+    if not 0 < port < 65536:
         raise FarmerError(
-            f"the Bridge gave a farmer contact with port {port!r}", node_id=node_id
-        ) from None
-    return FarmerEndpoint(str(address), port, str(node_id) if node_id else None)
+            f"the Bridge gave a farmer contact with port {str(_get(farmer, 'port'))[:40]!r}",
+            node_id=node_id,
+        )
+    return FarmerEndpoint(address, port, node_id or None)
 
 
 def shard_url(endpoint: FarmerEndpoint, shard_hash: str, token: str) -> str:
@@ -163,16 +183,28 @@ def shard_url(endpoint: FarmerEndpoint, shard_hash: str, token: str) -> str:
 class _Watch:
     """One in-flight transfer as the watchdog sees it."""
 
-    __slots__ = ("_lock", "body", "conn", "killed", "mark_bytes", "mark_time", "transferred")
+    __slots__ = (
+        "_lock",
+        "body",
+        "conn",
+        "deadline",
+        "killed",
+        "mark_bytes",
+        "mark_time",
+        "seconds",
+        "transferred",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float) -> None:
         self._lock = threading.Lock()
         self.conn: Any = None
         self.transferred = 0
         self.body = False  # True while bytes are expected to flow (low-speed rule applies)
         self.mark_time = time.monotonic()
         self.mark_bytes = 0
-        self.killed: str | None = None  # "slow" or "aborted"
+        self.seconds = seconds
+        self.deadline = self.mark_time + seconds  # the whole transfer ends by then
+        self.killed: str | None = None  # "slow", "deadline" or "aborted"
 
     def start_body(self) -> None:
         self.body = True
@@ -372,6 +404,22 @@ def _farmer_message(response: requests.Response) -> str:
     return f"HTTP {response.status_code} {reason}".strip()
 
 
+def _drain_answer(response: requests.Response) -> None:
+    """Read a successful upload's (small) answer so the connection can be reused.
+
+    At most :data:`_ANSWER_LIMIT` bytes are read; a longer or broken answer is left
+    unread and the connection is closed with the response instead of being reused.
+    """
+    read = 0
+    try:
+        for chunk in response.iter_content(16 * 1024):
+            read += len(chunk)
+            if read > _ANSWER_LIMIT:
+                return
+    except (requests.RequestException, OSError, urllib3.exceptions.HTTPError):
+        return
+
+
 def _status_error(response: requests.Response, endpoint: FarmerEndpoint, what: str) -> FarmerError:
     status = response.status_code
     message = f"{what}: the farmer answered {status}: {_farmer_message(response)}"
@@ -463,6 +511,9 @@ class FarmerClient:
             for watch in watches:
                 if watch.killed:
                     continue
+                if now >= watch.deadline:
+                    watch.kill("deadline")
+                    continue
                 if not watch.body:
                     continue
                 elapsed = now - watch.mark_time
@@ -475,10 +526,10 @@ class FarmerClient:
                     watch.mark_time = now
                     watch.mark_bytes = watch.transferred
 
-    def _begin(self) -> _Watch:
+    def _begin(self, size: int) -> _Watch:
         if self.abort is not None and self.abort.is_set():
             raise Aborted()
-        watch = _Watch()
+        watch = _Watch(self.config.deadline_for(size))
         with self._lock:
             self._watches.add(watch)
         _tls.watch = watch
@@ -500,6 +551,12 @@ class FarmerClient:
             return FarmerTimeoutError(
                 f"{what}: the farmer sent less than {self.config.low_speed_limit} B/s for "
                 f"{self.config.low_speed_time:g} s",
+                node_id=endpoint.node_id,
+            )
+        if watch.killed == "deadline":
+            return FarmerTimeoutError(
+                f"{what}: the transfer took longer than its deadline of {watch.seconds:g} s "
+                "(TransferConfig.shard_deadline)",
                 node_id=endpoint.node_id,
             )
         if isinstance(exc, (requests.Timeout, socket.timeout, TimeoutError)):
@@ -537,7 +594,7 @@ class FarmerClient:
         """
         endpoint = farmer if isinstance(farmer, FarmerEndpoint) else farmer_endpoint(farmer)
         what = f"upload of shard {shard_hash} to {endpoint.address}:{endpoint.port}"
-        watch = self._begin()
+        watch = self._begin(length)
         body = _ShardBody(
             source, offset, length, self.config.io_chunk_size, watch, self.abort, on_bytes
         )
@@ -556,15 +613,17 @@ class FarmerClient:
                     headers=headers,
                     timeout=self._timeout,
                     allow_redirects=False,
+                    stream=True,  # the answer is read below, bounded
                 )
             except _Stop as exc:
                 raise self._failure(watch, exc, endpoint, what) from None
             except (requests.RequestException, OSError, http.client.HTTPException) as exc:
                 raise self._failure(watch, exc, endpoint, what) from exc
             with response:
+                if watch.killed:  # cut off inside the answer's headers: not an answer
+                    raise self._failure(watch, OSError("stopped"), endpoint, what)
                 if response.status_code in (200, 201, 304):
-                    with contextlib.suppress(requests.RequestException, OSError):
-                        _ = response.content  # read the small answer so the connection is reused
+                    _drain_answer(response)
                     return response.status_code
                 raise _status_error(response, endpoint, what)
         finally:
@@ -596,7 +655,7 @@ class FarmerClient:
         """
         endpoint = farmer if isinstance(farmer, FarmerEndpoint) else farmer_endpoint(farmer)
         what = f"download of shard {shard_hash} from {endpoint.address}:{endpoint.port}"
-        watch = self._begin()
+        watch = self._begin(size)
         try:
             try:
                 response = self.session.get(
@@ -609,6 +668,8 @@ class FarmerClient:
             except (requests.RequestException, OSError, http.client.HTTPException) as exc:
                 raise self._failure(watch, exc, endpoint, what) from exc
             with response:
+                if watch.killed:  # cut off inside the answer's headers: not an answer
+                    raise self._failure(watch, OSError("stopped"), endpoint, what)
                 if response.status_code != 200:
                     raise _status_error(response, endpoint, what)
                 declared = response.headers.get("Content-Length")
@@ -678,6 +739,7 @@ class FarmerClient:
                 cancel=self.abort,
                 low_speed_limit=self.config.low_speed_limit,
                 low_speed_time=self.config.low_speed_time,
+                deadline=self.config.deadline_for(size),
             )
         except _SinkFailed as exc:
             raise exc.original from None

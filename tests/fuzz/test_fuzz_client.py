@@ -3,7 +3,11 @@
 * Every REST method of :class:`storj.http.Client` gets generated answers (any status,
   JSON of any shape, non-JSON, empty, wrong content type) through ``responses``: it
   returns a value or raises a :class:`storj.exception.StorjError` — never ``KeyError``,
-  ``TypeError``, ``AttributeError`` or a bare ``ValueError``.
+  ``TypeError``, ``AttributeError``, ``RecursionError`` or a bare ``ValueError``. Hostile
+  answers too: known fields of the wrong type, JSON nested thousands of levels deep,
+  huge strings and error messages, invalid UTF-8; the errors stay short.
+* Every record built from generated fields is either accepted or refused with
+  :class:`~storj.exception.InvalidFieldError`.
 * The download engine gets generated file metadata and pointer pages; farmer requests
   stay inside ``responses`` (nothing leaves the process). It raises only the documented
   ``StorjError`` subclasses and leaves no destination file.
@@ -30,7 +34,7 @@ from hypothesis import strategies as st
 
 from storj import keys, model
 from storj.api import rmd160sha256_hex
-from storj.exception import BridgeResponseError, FarmerError, StorjError
+from storj.exception import BridgeResponseError, FarmerError, InvalidFieldError, StorjError
 from storj.http import Client
 from storj.transfer import TransferConfig, download_file
 from storj.transfer._tempfiles import PositionalFile
@@ -132,6 +136,73 @@ def test_rest_methods_raise_only_storj_errors():
     run()
 
 
+# ------------------------------------------------ wrong types, deep nesting, huge values
+
+#: Values of the wrong type (or range) for the fields the client relies on.
+hostile_scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(),
+    st.integers(1, 5000).map(lambda n: "x" * n),
+    st.lists(st.one_of(st.integers(), st.none(), junk), max_size=3),
+    st.dictionaries(junk, st.integers(), max_size=2),
+)
+hostile_object = st.dictionaries(
+    known_keys, st.one_of(hostile_scalar, json_value), min_size=1, max_size=8
+)
+hostile_body = st.one_of(
+    hostile_object.map(json.dumps),
+    st.lists(hostile_object, max_size=4).map(json.dumps),
+    st.lists(st.lists(hostile_object, max_size=2), max_size=2).map(json.dumps),
+    st.integers(60, 5000).map(lambda n: "[" * n + "]" * n),
+    st.integers(60, 5000).map(lambda n: '{"a":' * n + "1" + "}" * n),
+    st.integers(1, 300_000).map(lambda n: json.dumps({"error": "e" * n})),
+    st.integers(1, 300_000).map(lambda n: json.dumps({"id": "i" * n, "name": n})),
+).map(str.encode) | st.binary(max_size=40).map(lambda b: b'{"id": "' + b + b'"}')
+
+
+def test_rest_methods_with_hostile_bodies_raise_short_storj_errors():
+    @FUZZ
+    @given(call=st.sampled_from(sorted(CALLS)), body=hostile_body,
+           status=st.sampled_from([200, 201, 400, 404, 500]))
+    def run(call, body, status):
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                mock.add(method, re.compile(re.escape(API) + r"/.*"), body=body,
+                         status=status, content_type="application/json")
+            client = Client("u@example.com", "pw", api_url=API, retries=0, timeout=5)
+            try:
+                CALLS[call](client)
+            except StorjError as exc:
+                assert len(str(exc)) < 4000 and len(repr(exc)) < 4000
+            finally:
+                client.close()
+
+    run()
+
+
+MODELS = [model.Bucket, model.Contact, model.File, model.FileMirrors, model.FilePointer,
+          model.Frame, model.Key, model.Mirror, model.Shard, model.Token, model.User,
+          model.ExchangeReport]
+
+
+def test_model_constructors_accept_or_raise_the_field_error():
+    @FUZZ
+    @given(cls=st.sampled_from(MODELS), data=st.data())
+    def run(cls, data):
+        fields = data.draw(st.dictionaries(st.sampled_from(cls._fields),
+                                           st.one_of(hostile_scalar, json_value), max_size=4))
+        try:
+            record = cls.from_json(fields)
+        except InvalidFieldError as exc:
+            assert exc.field is not None and exc.field.split("[")[0].split(".")[0] in {
+                m.__name__ for m in MODELS}
+            assert len(str(exc)) < 1000
+        else:
+            record.to_json()
+            repr(record)
+
+    run()
+
+
 # ----------------------------------------------------------------- download engine
 
 pointer = st.fixed_dictionaries(
@@ -209,7 +280,9 @@ def test_malformed_index_is_a_storj_error(tmp_path, index):
                  json={"token": "f" * 64, "bucket": BUCKET, "operation": "PULL"})
         with Client("u@example.com", "pw", api_url=API, retries=0,
                     encryption_key=MNEMONIC) as client:
-            with pytest.raises(BridgeResponseError, match="malformed index"):
+            # an index of the wrong type is refused by the File record (naming the field),
+            # a string of the wrong form by the transfer engine
+            with pytest.raises(BridgeResponseError, match="malformed index|File.index"):
                 download_file(client, BUCKET, FILE, tmp_path / "out.bin",
                               config=TransferConfig(tmp_dir=tmp_path, bridge_attempts=1))
 
