@@ -13,8 +13,6 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 import requests
@@ -24,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from storj import api, keys, merkle
 from storj.local.bridge import BridgeServer
+from tests.helpers import settle_bridge, wait_until
 from tests.integration.test_bridge_api import (
     EMAIL,
     PASSWORD,
@@ -50,16 +49,6 @@ TREE_2017 = [
     "ac4a5a02113b7cb2b6a4a38569fee509dc3575eb",
     "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb",
 ]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 class FakeFarmer:
@@ -243,7 +232,7 @@ class Network:
 
 
 def start_network(tmp_path, farmers: int = 3, scheme: str = "2017", **options) -> Network:
-    bridge = BridgeServer(make_config(tmp_path, farmer_timeout=2.0, **options)).start()
+    bridge = BridgeServer(make_config(tmp_path, farmer_timeout=10.0, **options)).start()
     nodes = [FakeFarmer(bridge.url, scheme=scheme).start() for _ in range(farmers)]
     for node in nodes:
         node.register()
@@ -566,6 +555,11 @@ def test_file_info_for_public_bucket(net):
 # ----------------------------------------------------------------------------- mirrors
 
 
+def mirror_calls(network: Network) -> int:
+    """How many MIRROR control calls the fake farmers have received."""
+    return sum(method == "MIRROR" for farmer in network.farmers for method, _ in farmer.calls)
+
+
 def test_automatic_mirroring_after_upload_report(tmp_path):
     network = start_network(tmp_path, farmers=4, mirror_redundancy=2)
     try:
@@ -579,7 +573,7 @@ def test_automatic_mirroring_after_upload_report(tmp_path):
             [listing] = client.get(path).json()
             return listing if len(listing["established"]) == 3 else None
 
-        listing = wait_for(established)
+        listing = wait_until(established)
         holders = {m["contact"]["nodeID"] for m in listing["established"]}
         assert origin in holders and len(holders) == 3
         for mirror in listing["established"]:
@@ -591,9 +585,13 @@ def test_automatic_mirroring_after_upload_report(tmp_path):
         assert listing["available"] == []
         for node in holders - {origin}:
             assert network.by_id[node].shards[pointer["hash"]] == b"mirror me"
-        # more reports do not create more copies
+        # more reports do not create more copies: once the Bridge has acted on the
+        # report (deferred mirrors submitted, background jobs done), nothing was asked
+        settle_bridge(network.bridge)
+        asked = mirror_calls(network)
         report(client, pointer["hash"], origin)
-        time.sleep(0.2)
+        settle_bridge(network.bridge)
+        assert mirror_calls(network) == asked
         assert len(client.get(path).json()[0]["established"]) == 3
         assert sum(pointer["hash"] in f.shards for f in network.farmers) == 3
 
@@ -603,7 +601,7 @@ def test_automatic_mirroring_after_upload_report(tmp_path):
         assert pull["farmer"]["nodeID"] in holders - {origin}
         # a download error makes the Bridge restore the third copy elsewhere
         report(client, pointer["hash"], origin, message="DOWNLOAD_ERROR", code=1100)
-        wait_for(lambda: len(client.get(path).json()[0]["established"]) == 4)
+        wait_until(lambda: len(client.get(path).json()[0]["established"]) == 4)
         assert all(pointer["hash"] in f.shards for f in network.farmers)
         # audits: three copies answer, the stopped farmer does not
         result = network.bridge.audit_all()
@@ -626,7 +624,7 @@ def test_post_mirrors_2016_route(net):
         {"hash": pointers[1]["hash"], "mirrors": 1, "status": "pending"},
     ]
     path = f"/buckets/{bucket['id']}/files/{entry['id']}/mirrors"
-    wait_for(lambda: all(len(x["established"]) == 2 for x in client.get(path).json()))
+    wait_until(lambda: all(len(x["established"]) == 2 for x in client.get(path).json()))
     missing = client.post(f"/buckets/{bucket['id']}/mirrors", json={"file": "0" * 24})
     assert (missing.status_code, missing.json()) == (404, {"error": "File not found"})
 
@@ -668,7 +666,7 @@ def test_contracts_and_pointers_survive_restart(tmp_path):
         client = new_user(network.bridge)
         bucket, entry, pointers = store_file(client, [b"persist"])
         network.bridge.stop()
-        network.bridge = BridgeServer(make_config(tmp_path, farmer_timeout=2.0)).start()
+        network.bridge = BridgeServer(make_config(tmp_path, farmer_timeout=10.0)).start()
         client = Http(network.bridge.url, EMAIL, PASSWORD)
         [pull] = client.get(f"/buckets/{bucket['id']}/files/{entry['id']}").json()
         assert pull["farmer"]["nodeID"] == pointers[0]["farmer"]["nodeID"]
