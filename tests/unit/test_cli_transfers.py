@@ -120,7 +120,8 @@ def test_bars_enabled():
 
     assert bars_enabled(False, Tty()) is True
     assert bars_enabled(True, Tty()) is False
-    assert bars_enabled(False, open(os.devnull, "w")) is False
+    with open(os.devnull, "w") as devnull:
+        assert bars_enabled(False, devnull) is False
 
 
 @pytest.mark.parametrize(
