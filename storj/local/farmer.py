@@ -522,7 +522,12 @@ def _result(status: int, message: str) -> _Reply:
 
 class _ShardStream:
     """WSGI body streaming a shard file; runs ``on_complete`` after the last byte and
-    ``on_close`` when the server closes the body (complete or not).
+    ``on_close`` when the body is closed (complete or not).
+
+    The body closes itself (file and claim) as soon as its iteration ends, also when the
+    server abandons it half way: werkzeug skips ``close()`` when the client drops the
+    connection while the server drains the request, and the file would stay open (and
+    the token claimed) until garbage collection. :meth:`close` may be called again.
 
     When :attr:`sendfile_to` is set (by :meth:`FarmerNode._serve`, only when the body
     goes straight to werkzeug's server, never through fault-injection middleware), the
@@ -544,8 +549,15 @@ class _ShardStream:
         self._on_error = on_error
         self._on_close = on_close
         self.sendfile_to: socket.socket | None = None
+        self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._chunks()
+        finally:  # ended, failed, or abandoned by the server (GeneratorExit)
+            self.close()
+
+    def _chunks(self) -> Iterator[bytes]:
         if self.sendfile_to is not None and self._left > 0:
             yield b""  # werkzeug writes the status line and headers
             sent = self.sendfile_to.sendfile(self._handle, 0, self._left)
@@ -568,6 +580,10 @@ class _ShardStream:
         self._on_complete()
 
     def close(self) -> None:
+        """Close the file and run ``on_close``, once."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self._handle.close()
         finally:

@@ -34,6 +34,7 @@ from storj.local.farmer import (
     FarmerNode,
     TokenError,
     TokenStore,
+    _ShardStream,
     load_or_create_identity,
     registration_message,
 )
@@ -931,3 +932,38 @@ def test_an_urgent_report_sends_the_queue_at_once_and_close_flushes():
     assert [n for _, n in sent] == ["a", "b", "c"]
     reports.submit({"n": "late"})  # after close: dropped
     assert len(sent) == 3
+
+
+@pytest.mark.parametrize("how", ["complete", "abandoned", "never-started"])
+def test_shard_body_closes_its_file_and_claim_without_the_server(tmp_path, how):
+    """werkzeug does not call ``close()`` on a body when the client drops the connection
+    while it drains the request: the body must close its file and end the token claim by
+    itself once its iteration ends, or the file stays open until garbage collection
+    (ResourceWarning) and the token stays claimed."""
+    path = tmp_path / "shard"
+    path.write_bytes(b"x" * 100_000)
+    events: list[str] = []
+    handle = open(path, "rb")
+    body = _ShardStream(
+        handle,
+        100_000,
+        lambda: events.append("complete"),
+        lambda exc: events.append(f"error {exc}"),
+        lambda: events.append("close"),
+    )
+    chunks = iter(body)
+    if how == "complete":
+        assert sum(len(c) for c in chunks) == 100_000
+        assert events == ["complete", "close"]
+    elif how == "abandoned":  # the server stopped writing after the first chunk
+        next(chunks)
+        del chunks  # the generator is finalised at once (no reference cycle)
+        assert events == ["close"]
+    else:
+        del chunks
+        assert events == []
+        body.close()  # the server's close() is then the only one
+        assert events == ["close"]
+    assert handle.closed
+    body.close()  # harmless a second time
+    assert events.count("close") == 1
