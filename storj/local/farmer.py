@@ -615,6 +615,9 @@ class _DeferredReports:
     per shard sent in the middle of a transfer would slow that transfer down (the same
     reasoning defers the Bridge's automatic mirroring). :meth:`close` sends what is
     still queued (best effort) and stops the thread.
+
+    ``clock`` (``time.monotonic``) decides when reports are due; tests may pass a fake
+    clock. The thread looks at it again at least every ``min(quiet, max_delay)`` seconds.
     """
 
     def __init__(
@@ -624,9 +627,11 @@ class _DeferredReports:
         quiet: float,
         max_delay: float,
         on_close: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._send = send
         self._on_close = on_close
+        self._clock = clock
         self._quiet = quiet
         self._max_delay = max_delay
         self._queue: list[tuple[float, dict[str, Any]]] = []
@@ -642,7 +647,7 @@ class _DeferredReports:
         with self._cond:
             if self._closed:
                 return
-            self._queue.append((time.monotonic(), report))
+            self._queue.append((self._clock(), report))
             self._urgent = self._urgent or urgent
             self._cond.notify()
 
@@ -657,7 +662,7 @@ class _DeferredReports:
         with self._cond:
             while True:
                 if self._queue:
-                    now = time.monotonic()
+                    now = self._clock()
                     wait = min(
                         self._queue[-1][0] + self._quiet - now,
                         self._queue[0][0] + self._max_delay - now,
@@ -709,12 +714,15 @@ class FarmerNode:
     creating the identity key when :attr:`node_id` is first asked for). A node can be
     started again after :meth:`stop`; it keeps its identity and shards, gets a new port
     when ``config.port`` is 0, and registers again.
+
+    :param clock: the time source of transfer-token expiry (``time.time``); tests may
+        pass a fake clock instead of waiting for tokens to expire.
     """
 
-    def __init__(self, config: FarmerConfig) -> None:
+    def __init__(self, config: FarmerConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.data_dir = Path(config.data_dir)
-        self.tokens = TokenStore(config.token_ttl)
+        self.tokens = TokenStore(config.token_ttl, clock)
         self._private_hex: str | None = None
         self._public_hex = ""
         self._node_id = ""
