@@ -370,10 +370,11 @@ def test_slow_clients_are_cut_off(tmp_path):
             slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # never finishes the headers
             started = time.monotonic()
             # other clients are served meanwhile
-            assert requests.get(bridge.url + "/health", timeout=5).text == "OK"
-            slow.settimeout(5)
+            assert requests.get(bridge.url + "/health", timeout=30).text == "OK"
+            slow.settimeout(60)
             data = slow.recv(1024)
-            assert time.monotonic() - started < 3
+            # generous for a busy machine; far below the 60 s default request_timeout
+            assert time.monotonic() - started < 10
             assert b"200 OK" not in data
         finally:
             slow.close()
