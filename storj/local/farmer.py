@@ -677,7 +677,12 @@ def _result(status: int, message: str) -> _Reply:
 
 class _ShardStream:
     """WSGI body streaming a shard file; runs ``on_complete`` after the last byte and
-    ``on_close`` when the server closes the body (complete or not).
+    ``on_close`` when the body is closed (complete or not).
+
+    The body closes itself (file and claim) as soon as its iteration ends, also when the
+    server abandons it half way: werkzeug skips ``close()`` when the client drops the
+    connection while the server drains the request, and the file would stay open (and
+    the token claimed) until garbage collection. :meth:`close` may be called again.
 
     When :attr:`sendfile_to` is set (by :meth:`FarmerNode._serve`, only when the body
     goes straight to werkzeug's server, never through fault-injection middleware), the
@@ -699,8 +704,15 @@ class _ShardStream:
         self._on_error = on_error
         self._on_close = on_close
         self.sendfile_to: socket.socket | None = None
+        self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._chunks()
+        finally:  # ended, failed, or abandoned by the server (GeneratorExit)
+            self.close()
+
+    def _chunks(self) -> Iterator[bytes]:
         if self.sendfile_to is not None and self._left > 0:
             yield b""  # werkzeug writes the status line and headers
             sent = self.sendfile_to.sendfile(self._handle, 0, self._left)
@@ -723,6 +735,10 @@ class _ShardStream:
         self._on_complete()
 
     def close(self) -> None:
+        """Close the file and run ``on_close``, once."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self._handle.close()
         finally:
@@ -762,6 +778,9 @@ class _DeferredReports:
     per shard sent in the middle of a transfer would slow that transfer down (the same
     reasoning defers the Bridge's automatic mirroring). :meth:`close` sends what is
     still queued (best effort) and stops the thread.
+
+    ``clock`` (``time.monotonic``) decides when reports are due; tests may pass a fake
+    clock. The thread looks at it again at least every ``min(quiet, max_delay)`` seconds.
     """
 
     def __init__(
@@ -771,9 +790,11 @@ class _DeferredReports:
         quiet: float,
         max_delay: float,
         on_close: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._send = send
         self._on_close = on_close
+        self._clock = clock
         self._quiet = quiet
         self._max_delay = max_delay
         self._queue: list[tuple[float, dict[str, Any]]] = []
@@ -789,7 +810,7 @@ class _DeferredReports:
         with self._cond:
             if self._closed:
                 return
-            self._queue.append((time.monotonic(), report))
+            self._queue.append((self._clock(), report))
             self._urgent = self._urgent or urgent
             self._cond.notify()
 
@@ -804,7 +825,7 @@ class _DeferredReports:
         with self._cond:
             while True:
                 if self._queue:
-                    now = time.monotonic()
+                    now = self._clock()
                     wait = min(
                         self._queue[-1][0] + self._quiet - now,
                         self._queue[0][0] + self._max_delay - now,
@@ -858,12 +879,15 @@ class FarmerNode:
     creating the identity key when :attr:`node_id` is first asked for). A node can be
     started again after :meth:`stop`; it keeps its identity and shards, gets a new port
     when ``config.port`` is 0, and registers again.
+
+    :param clock: the time source of transfer-token expiry (``time.time``); tests may
+        pass a fake clock instead of waiting for tokens to expire.
     """
 
-    def __init__(self, config: FarmerConfig) -> None:
+    def __init__(self, config: FarmerConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.data_dir = Path(config.data_dir)
-        self.tokens = TokenStore(config.token_ttl)
+        self.tokens = TokenStore(config.token_ttl, clock)
         self._private_hex: str | None = None
         self._public_hex = ""
         self._node_id = ""

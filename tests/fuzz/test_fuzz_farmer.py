@@ -32,7 +32,6 @@ import http.client
 import json
 import os
 import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -45,6 +44,7 @@ from hypothesis import strategies as st
 from storj.api import rmd160sha256_hex
 from storj.local.farmer import CONTROL_SECRET_HEADER, FarmerConfig, FarmerNode
 from tests.fuzz import edge_cases as ec
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -119,10 +119,7 @@ def farm(tmp_path_factory):
 
 
 def assert_store_sound(farm: Farm) -> None:
-    deadline = time.monotonic() + 5
-    while list((farm.data / "tmp").iterdir()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert list((farm.data / "tmp").iterdir()) == []
+    wait_until(lambda: not list((farm.data / "tmp").iterdir()), message="tmp/ emptied")
     for path in (farm.data / "shards").iterdir():
         assert rmd160sha256_hex(path.read_bytes()) == path.name, f"{path} does not match"
     assert (farm.data / "shards" / farm.shard_hash).read_bytes() == farm.shard

@@ -13,8 +13,6 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 import requests
@@ -25,6 +23,7 @@ from werkzeug.wrappers import Request, Response
 from storj import api, keys, merkle
 from storj.local.bridge import BridgeServer
 from storj.local.bridge.util import renter_id
+from tests.helpers import settle_bridge, wait_until
 from tests.integration.test_bridge_api import (
     EMAIL,
     PASSWORD,
@@ -51,16 +50,6 @@ TREE_2017 = [
     "ac4a5a02113b7cb2b6a4a38569fee509dc3575eb",
     "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb",
 ]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 class FakeFarmer:
@@ -277,7 +266,7 @@ class Network:
 def start_network(tmp_path, farmers: int = 3, scheme: str = "2017", **options) -> Network:
     options.setdefault("farmer_lost_after", 0)
     options.setdefault("repair_interval", 0)
-    bridge = BridgeServer(make_config(tmp_path, farmer_timeout=2.0, **options)).start()
+    bridge = BridgeServer(make_config(tmp_path, farmer_timeout=10.0, **options)).start()
     nodes = [FakeFarmer(bridge.url, scheme=scheme).start() for _ in range(farmers)]
     for node in nodes:
         node.register()
@@ -605,6 +594,11 @@ def test_file_info_for_public_bucket(net):
 # ----------------------------------------------------------------------------- mirrors
 
 
+def mirror_calls(network: Network) -> int:
+    """How many MIRROR control calls the fake farmers have received."""
+    return sum(method == "MIRROR" for farmer in network.farmers for method, _ in farmer.calls)
+
+
 def test_automatic_mirroring_after_upload_report(tmp_path):
     network = start_network(tmp_path, farmers=4, mirror_redundancy=2)
     try:
@@ -617,7 +611,7 @@ def test_automatic_mirroring_after_upload_report(tmp_path):
             [listing] = client.get(path).json()
             return listing if len(listing["established"]) == 3 else None
 
-        listing = wait_for(established)
+        listing = wait_until(established)
         holders = {m["contact"]["nodeID"] for m in listing["established"]}
         assert origin in holders and len(holders) == 3
         for mirror in listing["established"]:
@@ -629,9 +623,13 @@ def test_automatic_mirroring_after_upload_report(tmp_path):
         assert listing["available"] == []
         for node in holders - {origin}:
             assert network.by_id[node].shards[pointer["hash"]] == b"mirror me"
-        # more reports do not create more copies
-        report(client, pointer["hash"], origin)
-        time.sleep(0.2)
+        # more reports do not create more copies: once the Bridge has acted on the
+        # report (deferred mirrors submitted, background jobs done), nothing was asked
+        settle_bridge(network.bridge)
+        asked = mirror_calls(network)
+        network.by_id[origin].report_own(pointer["hash"], "SHARD_UPLOADED", renter_id(EMAIL))
+        settle_bridge(network.bridge)
+        assert mirror_calls(network) == asked
         assert len(client.get(path).json()[0]["established"]) == 3
         assert sum(pointer["hash"] in f.shards for f in network.farmers) == 3
 
@@ -647,7 +645,7 @@ def test_automatic_mirroring_after_upload_report(tmp_path):
         assert set(statuses.values()) == {"ok"} and len(statuses) == 2
         # the lost farmer's copy is replaced by repair (farmer_lost_after=0 here)
         assert network.bridge.maintain().copies_lost == 1
-        wait_for(lambda: all(pointer["hash"] in f.shards for f in network.farmers if f.server))
+        wait_until(lambda: all(pointer["hash"] in f.shards for f in network.farmers if f.server))
         network.bridge.maintain()  # the bad copy was dropped when the mirror was established
         listing = client.get(path).json()[0]
         assert origin not in {m["contact"]["nodeID"] for m in listing["established"]}
@@ -670,7 +668,7 @@ def test_post_mirrors_2016_route(net):
         {"hash": pointers[1]["hash"], "mirrors": 1, "status": "pending"},
     ]
     path = f"/buckets/{bucket['id']}/files/{entry['id']}/mirrors"
-    wait_for(lambda: all(len(x["established"]) == 2 for x in client.get(path).json()))
+    wait_until(lambda: all(len(x["established"]) == 2 for x in client.get(path).json()))
     missing = client.post(f"/buckets/{bucket['id']}/mirrors", json={"file": "0" * 24})
     assert (missing.status_code, missing.json()) == (404, {"error": "File not found"})
 
@@ -712,7 +710,7 @@ def test_contracts_and_pointers_survive_restart(tmp_path):
         client = new_user(network.bridge)
         bucket, entry, pointers = store_file(client, [b"persist"])
         network.bridge.stop()
-        network.bridge = BridgeServer(make_config(tmp_path, farmer_timeout=2.0)).start()
+        network.bridge = BridgeServer(make_config(tmp_path, farmer_timeout=10.0)).start()
         client = Http(network.bridge.url, EMAIL, PASSWORD)
         [pull] = client.get(f"/buckets/{bucket['id']}/files/{entry['id']}").json()
         assert pull["farmer"]["nodeID"] == pointers[0]["farmer"]["nodeID"]
@@ -742,12 +740,12 @@ def test_unauthenticated_reports_cannot_settle_mirrors_or_confirm_copies(net, mo
     store = net.bridge.services.store
     bucket, entry, [pointer] = store_file(client, [b"watched"])
     origin = net.by_id[pointer["farmer"]["nodeID"]]
-    wait_for(lambda: all(c["confirmed"] for c in store.contracts_for(pointer["hash"], EMAIL)))
+    wait_until(lambda: all(c["confirmed"] for c in store.contracts_for(pointer["hash"], EMAIL)))
     for farmer in net.farmers:  # mirrors stay pending: the targets never pull
         monkeypatch.setattr(farmer, "pull_mirror", lambda params: None)
     client.post(f"/buckets/{bucket['id']}/mirrors", json={"file": entry["id"], "redundancy": 1})
     path = f"/buckets/{bucket['id']}/files/{entry['id']}/mirrors"
-    [target] = wait_for(lambda: client.get(path).json()[0]["available"])
+    [target] = wait_until(lambda: client.get(path).json()[0]["available"])
     anon = Http(net.bridge.url)
     forged = {
         "dataHash": pointer["hash"],

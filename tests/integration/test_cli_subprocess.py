@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from storj import crypto
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -94,9 +95,9 @@ def test_embedded_default_across_invocations_and_demo(tmp_path):
 
 def test_ctrl_c_during_download_exits_130_and_leaves_no_file(tmp_path):
     import signal
-    import time
 
     from storj.local import LocalNetwork
+    from storj.local.faults import FaultInjector, Stall
 
     with LocalNetwork(tmp_path / "net", farmers=4) as network:
         email, password = network.create_user()
@@ -106,27 +107,41 @@ def test_ctrl_c_during_download_exits_130_and_leaves_no_file(tmp_path):
         src = tmp_path / "big.bin"
         src.write_bytes(os.urandom(24 * 1024 * 1024))
         storj(env, "cp", str(src), "storj://big/")
+        # Every shard download sends 64 KiB, then stalls (until the test ends): the
+        # download is certainly still running when Ctrl-C comes, however fast the machine.
+        faults = FaultInjector()
+        faults.add(Stall(300, after_bytes=64 * 1024), path=r"^/shards/", methods=["GET"])
+        for farmer in network.farmers:
+            farmer.set_faults(faults)
         dest = tmp_path / "dl"
         dest.mkdir()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "storj", "cp", "storj://big/big.bin", str(dest)],
-            env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
-        )
-        deadline = time.monotonic() + 60
-        while not list(dest.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.005)
-        assert proc.poll() is None, "the download ended before it could be interrupted"
-        proc.send_signal(signal.SIGINT)  # the temporary file exists: the download is running
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 130, (out, err)
-        assert err == "Error: cancelled; no partial file was left behind\n"
-        assert list(dest.iterdir()) == []
+        try:
+            with subprocess.Popen(
+                [sys.executable, "-m", "storj", "cp", "storj://big/big.bin", str(dest)],
+                env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True,
+            ) as proc:
+                try:
+                    wait_until(
+                        lambda: (list(dest.iterdir()) and faults.injected["stall"])
+                        or proc.poll() is not None,
+                        message="the download started (temporary file, a stalled shard)",
+                    )
+                    assert proc.poll() is None, proc.communicate()
+                    proc.send_signal(signal.SIGINT)  # the temporary file exists: running
+                    out, err = proc.communicate(timeout=60)
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+            assert proc.returncode == 130, (out, err)
+            assert err == "Error: cancelled; no partial file was left behind\n"
+            assert list(dest.iterdir()) == []
+        finally:
+            faults.clear()
 
 
 def test_reuses_a_network_served_by_storj_local_serve(tmp_path):
     import signal
-    import time
 
     from storj.local.network import read_running_info
 
@@ -138,10 +153,11 @@ def test_reuses_a_network_served_by_storj_local_serve(tmp_path):
         stderr=subprocess.PIPE, text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while read_running_info(data) is None and time.monotonic() < deadline:
-            assert server.poll() is None, server.communicate()
-            time.sleep(0.05)
+        wait_until(
+            lambda: read_running_info(data) is not None or server.poll() is not None,
+            message="storj local serve wrote its running file",
+        )
+        assert server.poll() is None, server.communicate()
         url = read_running_info(data)["bridge_url"]
         storj(env, "mkbkt", "shared")
         demo = storj(env, "demo", "--size", "64KiB")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,6 +54,7 @@ from storj.model import (
     Token,
     User,
 )
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -74,17 +74,6 @@ def assert_now(value: object, *, offset: timedelta = timedelta(0)) -> None:
     assert isinstance(value, datetime)
     assert value.tzinfo is not None and value.utcoffset() == timedelta(0)
     assert abs(datetime.now(UTC) + offset - value) < timedelta(seconds=60)
-
-
-def wait_for(predicate, timeout: float = 10.0):
-    """Poll ``predicate`` until it returns something truthy (the Bridge mirrors in the
-    background)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.05)
 
 
 def farmer_by_id(net: LocalNetwork, node_id: str) -> FarmerNode:
@@ -568,8 +557,7 @@ def test_frames_shards_pointers_and_mirrors(net, client, user, tmp_path):
         listing = client.file_mirrors(bucket.id, file_id)
         return listing if all(len(m.established) == 2 for m in listing) else None
 
-    listing = wait_for(established)
-    assert listing, "the mirrors were not established within 10 s"
+    listing = wait_until(established, message="the mirrors were established")
     for shard, contract, chunk, mirror_set in zip(shards, contracts, chunks, listing, strict=True):
         holders = [m.contact.nodeID for m in mirror_set.established]
         assert holders[0] == contract["farmer"]["nodeID"]
@@ -656,7 +644,7 @@ def test_file_upload_documented_call(storj_network, storj_user, tmp_path):  # no
         def copies() -> bool:
             return all(len(m.established) == 3 for m in c.file_mirrors(bucket.id, entry.id))
 
-        assert wait_for(copies), "automatic mirroring did not reach 3 copies within 10 s"
+        wait_until(copies, message="automatic mirroring reached 3 copies")
 
 
 # ----------------------------------------------------------------------------- users

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,19 @@ from storj import api, crypto, merkle
 from storj.exception import TransferCancelledError
 from storj.http import Client
 from storj.local import LocalNetwork
+from storj.local.faults import Delay, FaultInjector
 from storj.transfer import TransferConfig
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
 MIB = 1024 * 1024
 
 
-class FakeClock:
-    """Real time plus an offset the test moves forward (kept within the ±5 min that farmer
-    signatures allow, so farmers keep being heard)."""
+class OffsetClock:
+    """Real time plus an offset the test moves forward: time keeps flowing for the
+    farmers' signed timestamps (which must stay within ±5 min of the Bridge's clock), and
+    expiry rules see the jumps."""
 
     def __init__(self) -> None:
         self.offset = 0.0
@@ -48,29 +51,24 @@ class FakeClock:
         self.offset += seconds
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.05)
+def eventually(predicate: Any) -> Any:
+    """Wait for ``predicate`` (mirrors and farmer reports are asynchronous) with a deadline
+    generous enough for a loaded two-core machine."""
+    return wait_until(predicate, 120.0)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> OffsetClock:
+    return OffsetClock()
 
 
-def start(tmp_path: Path, clock: FakeClock, farmers: int = 5, **options: Any) -> LocalNetwork:
+def start(tmp_path: Path, clock: OffsetClock, farmers: int = 5, **options: Any) -> LocalNetwork:
     options.setdefault("repair_interval", 0)
     return LocalNetwork(tmp_path / "net", farmers=farmers, clock=clock, **options).start()
 
 
 @pytest.fixture
-def net(tmp_path: Path, clock: FakeClock) -> Iterator[LocalNetwork]:
+def net(tmp_path: Path, clock: OffsetClock) -> Iterator[LocalNetwork]:
     network = start(tmp_path, clock, mirror_redundancy=2)
     try:
         yield network
@@ -162,7 +160,7 @@ def test_another_user_cannot_replace_delete_or_read_copies(net, tmp_path):
     alice = user_client(net)
     bucket_id, file_id, data = upload(alice, tmp_path, 3000)
     assert alice.email is not None
-    wait_until(lambda: all_at_redundancy(net, alice.email))
+    eventually(lambda: all_at_redundancy(net, alice.email))
     [data_hash] = shard_hashes(net, alice.email)
     holders = good_holders(net, data_hash, alice.email)
     everyone = {f.node_id for f in net.farmers}
@@ -304,7 +302,7 @@ def test_repair_restores_redundancy_after_corruption_and_a_lost_farmer(tmp_path,
         alice = user_client(net)
         assert alice.email
         bucket_id, file_id, data = upload(alice, tmp_path, 5 * MIB)
-        wait_until(lambda: all_at_redundancy(net, alice.email))
+        eventually(lambda: all_at_redundancy(net, alice.email))
         hashes = sorted(shard_hashes(net, alice.email))
         assert len(hashes) >= 3
         damaged = sorted(good_holders(net, hashes[0], alice.email))[0]
@@ -328,7 +326,7 @@ def test_repair_restores_redundancy_after_corruption_and_a_lost_farmer(tmp_path,
                     return False
             return True
 
-        wait_until(repaired)
+        eventually(repaired)
         assert all(gone not in good_holders(net, h, alice.email) for h in hashes)
         assert damaged not in good_holders(net, hashes[0], alice.email)
         result = net.audit()
@@ -346,7 +344,7 @@ def test_a_farmer_counts_as_lost_only_after_farmer_lost_after(tmp_path, clock):
         alice = user_client(net)
         assert alice.email
         bucket_id, file_id, data = upload(alice, tmp_path, 3000)
-        wait_until(lambda: all_at_redundancy(net, alice.email, copies=2))
+        eventually(lambda: all_at_redundancy(net, alice.email, copies=2))
         [data_hash] = shard_hashes(net, alice.email)
         gone = sorted(good_holders(net, data_hash, alice.email))[0]
         net.stop_farmer(next(i for i, f in enumerate(net.farmers) if f.node_id == gone))
@@ -356,7 +354,7 @@ def test_a_farmer_counts_as_lost_only_after_farmer_lost_after(tmp_path, clock):
         clock.advance(121)
         second = net.maintain()
         assert (second.farmers_lost, second.copies_lost, second.repairs_started) == (1, 1, 1)
-        wait_until(lambda: len(good_holders(net, data_hash, alice.email) - {gone}) == 2)
+        eventually(lambda: len(good_holders(net, data_hash, alice.email) - {gone}) == 2)
         net.maintain()
         assert gone not in {
             c["node_id"]
@@ -371,7 +369,7 @@ def test_client_report_of_a_bad_copy_is_verified_then_repaired(net, tmp_path):
     alice = user_client(net)
     assert alice.email
     bucket_id, file_id, data = upload(alice, tmp_path, 3000)
-    wait_until(lambda: all_at_redundancy(net, alice.email))
+    eventually(lambda: all_at_redundancy(net, alice.email))
     [data_hash] = shard_hashes(net, alice.email)
     holders = sorted(good_holders(net, data_hash, alice.email))
     # an unauthenticated report about a good copy changes nothing (it is only verified)
@@ -389,13 +387,13 @@ def test_client_report_of_a_bad_copy_is_verified_then_repaired(net, tmp_path):
     url = net.bridge_url + "/reports/exchanges"
     assert session.post(url, json=report, timeout=30).status_code == 201
     store = net.bridge.services.store  # type: ignore[union-attr]
-    wait_until(lambda: not any(c["suspect"] for c in store.contracts_for(data_hash, alice.email)))
+    eventually(lambda: not any(c["suspect"] for c in store.contracts_for(data_hash, alice.email)))
     assert good_holders(net, data_hash, alice.email) == set(holders)
     # a real failure: the copy rotted; the client's report gets it verified and replaced
     corrupt(net, holders[1], data_hash)
     report["farmerId"] = holders[1]
     assert session.post(url, json=report, timeout=30).status_code == 201
-    wait_until(
+    eventually(
         lambda: len(good_holders(net, data_hash, alice.email) - {holders[1]}) == 3
         and not any(c["bad"] for c in store.contracts_for(data_hash, alice.email))
     )
@@ -408,7 +406,7 @@ def test_pointers_skip_a_copy_that_failed_its_audit(tmp_path, clock):
         alice = user_client(net)
         assert alice.email
         bucket_id, file_id, data = upload(alice, tmp_path, 3000)
-        wait_until(lambda: all_at_redundancy(net, alice.email, copies=2))
+        eventually(lambda: all_at_redundancy(net, alice.email, copies=2))
         [data_hash] = shard_hashes(net, alice.email)
         holders = sorted(good_holders(net, data_hash, alice.email))
         corrupt(net, holders[0], data_hash)
@@ -424,38 +422,57 @@ def test_pointers_skip_a_copy_that_failed_its_audit(tmp_path, clock):
 # ----------------------------------------------------------------------------- collection
 
 
-def test_abandoned_upload_is_collected_and_not_audited(tmp_path, clock):
+def test_abandoned_uploads_are_collected_and_not_audited(tmp_path, clock):
+    """A client that crashed after storing shards (its frame never became a file), an
+    empty frame left behind, and an upload cancelled in the middle: audits do not count
+    them as failures, and one pass after ``frame_ttl`` every byte is given back."""
     net = start(
         tmp_path, clock, farmers=4, mirror_redundancy=0, frame_ttl=60, unconfirmed_ttl=60
     )
     try:
-        alice = user_client(net)
+        email, password = net.create_user()
+        crashed = Raw(net.bridge_url, email, password)
+        data = os.urandom(5000)
+        frame = crashed("POST", "/frames", json={}).json()
+        body = dict(shard_body(api.rmd160sha256_hex(data), 0, []), size=len(data))
+        pointer = crashed("PUT", f"/frames/{frame['id']}", json=body).json()
+        contact = pointer["farmer"]
+        assert requests.post(
+            f"http://{contact['address']}:{contact['port']}/shards/{pointer['hash']}",
+            params={"token": pointer["token"]},
+            data=data,
+            timeout=30,
+        ).ok
+        empty = crashed("POST", "/frames", json={}).json()
+
+        # an SDK upload cancelled while its first shard is on its way (every farmer
+        # answers a shard upload only after a second, so the cancel lands mid-upload)
+        alice = Client(email, password, api_url=net.bridge_url,
+                       encryption_key=crypto.generate_mnemonic())
         bucket = alice.bucket_create("b")
         source = tmp_path / "big.bin"
         source.write_bytes(os.urandom(6 * MIB))
-        cancel = _CancelAfterBytes(2 * MIB)
+        faults = FaultInjector(seed=1)
+        faults.add(Delay(1.0), path=r"^/shards/", methods=["POST"])
+        for node in net.farmers:
+            node.set_faults(faults)
+        cancel = _CancelAfterBytes(1)
         with pytest.raises(TransferCancelledError):
-            alice.upload_file(
-                bucket.id,
-                source,
-                progress=cancel.progress,
-                cancel=cancel,
-                config=TransferConfig(shard_concurrency=1),
-            )
-        # leave a frame behind the way a crashed client would
-        frame = alice.frame_create()
+            alice.upload_file(bucket.id, source, progress=cancel.progress, cancel=cancel,
+                              config=TransferConfig(shard_concurrency=1))
+        faults.clear()
+        assert shard_files(net)  # debris on the farmers
+
         store = net.bridge.services.store  # type: ignore[union-attr]
-        wait_until(lambda: shard_files(net))  # some shards reached farmers
-        # audits judge only what files depend on: the debris is no failure
-        result = net.audit()
+        result = net.audit()  # audits judge only what files depend on
         assert (result["audited"], result["failed"]) == (0, 0)
         clock.advance(61)
         report = net.maintain()
-        assert report.frames_removed >= 1
-        assert store.get_frame(frame.id) is None
-        assert report.bytes_reclaimed > 0
+        report.bytes_reclaimed += net.maintain().bytes_reclaimed  # pushes still in flight
+        assert report.frames_removed >= 2
+        assert store.get_frame(frame["id"]) is None and store.get_frame(empty["id"]) is None
+        assert report.bytes_reclaimed >= len(data)
         assert shard_files(net) == set()
-        assert store.pending_releases() == []
     finally:
         net.stop()
 
@@ -464,10 +481,10 @@ def test_deleted_files_give_their_space_back(net, tmp_path):
     alice = user_client(net)
     assert alice.email
     bucket_id, file_id, _ = upload(alice, tmp_path, 3000, name="gone.bin")
-    wait_until(lambda: all_at_redundancy(net, alice.email))
+    eventually(lambda: all_at_redundancy(net, alice.email))
     gone = shard_hashes(net, alice.email)
     upload(alice, tmp_path, 3000, name="kept.bin")
-    wait_until(lambda: all_at_redundancy(net, alice.email))
+    eventually(lambda: all_at_redundancy(net, alice.email))
     kept_hashes = shard_hashes(net, alice.email) - gone
     assert shard_files(net) == gone | kept_hashes
     alice.file_remove(bucket_id, file_id)
@@ -496,7 +513,7 @@ def test_replaced_file_gives_the_old_version_back(net, tmp_path):
     alice = user_client(net)
     assert alice.email
     bucket_id, file_id, _ = upload(alice, tmp_path, 3000, name="doc.bin")
-    wait_until(lambda: all_at_redundancy(net, alice.email))
+    eventually(lambda: all_at_redundancy(net, alice.email))
     old = shard_hashes(net, alice.email)
     newer = tmp_path / "doc.bin"
     newer.write_bytes(os.urandom(4000))
@@ -546,14 +563,14 @@ def test_a_release_never_undoes_a_copy_stored_again_since(tmp_path, clock):
         alice = user_client(net)
         assert alice.email
         bucket_id, file_id, data = upload(alice, tmp_path, 3000)
-        wait_until(lambda: all_at_redundancy(net, alice.email, copies=2))
+        eventually(lambda: all_at_redundancy(net, alice.email, copies=2))
         [data_hash] = shard_hashes(net, alice.email)
         services = net.bridge.services  # type: ignore[union-attr]
         [first, _] = services.store.contracts_for(data_hash, alice.email)
         services.store.drop_contracts([first["id"]], services.now_ms())
         assert len(services.store.pending_releases()) == 1
         assert services.mirrors.ensure(data_hash, alice.email) == 1  # back to that farmer
-        wait_until(lambda: first["node_id"] in good_holders(net, data_hash, alice.email))
+        eventually(lambda: first["node_id"] in good_holders(net, data_hash, alice.email))
         report = net.maintain()
         assert report.releases_done == 0 and services.store.pending_releases() == []
         assert net.audit()["ok"] == 2

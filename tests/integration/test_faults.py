@@ -52,6 +52,7 @@ from storj.local.faults import (
     Trickle,
 )
 from storj.transfer import ShardLayout, TransferConfig, download_file, upload_file
+from tests.helpers import WAIT_TIMEOUT, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -61,27 +62,36 @@ MNEMONIC = "abandon " * 11 + "about"
 BASE_SIZE = 3 * MIB + 17
 SMALL_SIZE = 1000
 
-#: Short client timeouts so that a stall or a trickle costs 0.6 s (loopback transfers
-#: of these small files take milliseconds).
+#: Short client timeouts so that a stall or a trickle costs 1.5 s (loopback transfers
+#: of these small files take milliseconds; 1.5 s leaves a busy machine room, so that a
+#: genuine farmer is never taken for a failing one).
 FAST = {
-    "timeout": 0.6,
+    "timeout": 1.5,
     "low_speed_limit": 64 * 1024,
-    "low_speed_time": 0.6,
+    "low_speed_time": 1.5,
     "max_push_attempts": 3,
     "pointer_replacements": 1,
 }
-#: Seconds a transfer that cannot succeed may take before its typed error.
-FAIL_BOUND = 15.0
-#: Seconds a slow farmer may hold a transfer beyond the low-speed window.
-SLOW_BOUND = 2.0
+#: Seconds a failing farmer or Bridge holds a request when the client does not give up
+#: (the stall and trickle scenarios): longer than every bound below, so a client that
+#: waited for them instead of applying its timeouts fails the bounds.
+HOLD = 60.0
+#: Seconds a transfer that cannot succeed may take before its typed error (generous for a
+#: busy machine; below ``HOLD``).
+FAIL_BOUND = 30.0
+#: Seconds a slow farmer may hold a transfer beyond the low-speed window (generous for a
+#: busy machine; far below ``HOLD``).
+SLOW_BOUND = 10.0
 
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "refuse": Refuse,
     "status-500": lambda: Status(500),
     "status-401": lambda: Status(401, "The supplied token is not accepted"),
     "status-503": lambda: Status(503),
-    "stall": lambda: Stall(30),
-    "trickle": lambda: Trickle(1024, max_seconds=3.0),
+    "stall": lambda: Stall(HOLD),
+    # 256 B/s: even the 1000-byte uploads take over 4 s (far longer than the 1.5 s
+    # timeout, however fast the machine); downloads fall far below the low-speed limit
+    "trickle": lambda: Trickle(256, max_seconds=HOLD),
     "reset-mid-body": lambda: Reset(after_bytes=4096),
     "flipped-bits": lambda: FlipBits(bits=3),
     "short-body": lambda: ShortBody(0.5),
@@ -146,17 +156,22 @@ class LeakCheck:
         ]
         return threads, files
 
-    def assert_clean(self, wait: float = 5.0) -> None:
+    def assert_clean(self, wait: float = WAIT_TIMEOUT) -> None:
         """Wait up to ``wait`` seconds for stragglers to end, then fail on any left."""
-        deadline = time.monotonic() + wait
-        while True:
+        found: tuple[list[str], list[str]] = ([], [])
+
+        def clean() -> bool:
+            nonlocal found
             gc.collect()  # objects only a reference cycle holds are not leaked
-            threads, files = self.leaks()
-            if not threads and not files:
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"leaked threads {threads}, leaked descriptors {files}")
-            time.sleep(0.05)
+            found = self.leaks()
+            return not found[0] and not found[1]
+
+        try:
+            wait_until(clean, wait, interval=0.05)
+        except AssertionError:
+            raise AssertionError(
+                f"leaked threads {found[0]}, leaked descriptors {found[1]}"
+            ) from None
 
 
 # ------------------------------------------------------------------ the rig
@@ -400,7 +415,7 @@ def bridge_proxy(checked: Rig) -> Iterator[tuple[Rig, FaultProxy, Client]]:
         # row has a chance of 2e-5
         retries = RetryPolicy(total=8, backoff_factor=0.02, backoff_max=0.1)
         client = Client(rig.email, rig.password, api_url=proxy.url, encryption_key=MNEMONIC,
-                        timeout=1.0, retries=retries)
+                        timeout=3.0, retries=retries)
         try:
             yield rig, proxy, client
         finally:
@@ -426,8 +441,8 @@ def test_bridge_answering_errors_for_a_fraction_of_requests(bridge_proxy):
 
 def test_bridge_stalling_some_requests(bridge_proxy):
     rig, proxy, client = bridge_proxy
-    proxy.faults.add(Stall(30), path=r"^/frames", times=1)
-    proxy.faults.add(Stall(30), path=r"^/buckets/[0-9a-f]+/files", times=1)
+    proxy.faults.add(Stall(HOLD), path=r"^/frames", times=1)
+    proxy.faults.add(Stall(HOLD), path=r"^/buckets/[0-9a-f]+/files", times=1)
     path, data = _source(rig, SMALL_SIZE, 13)
     entry = upload_file(client, rig.bucket, path, name=rig.name("stall"), config=rig.config())
     target = rig.out / "stall.bin"

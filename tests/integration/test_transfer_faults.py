@@ -25,6 +25,7 @@ from storj.http import Client
 from storj.local import LocalNetwork
 from storj.local.pytest_plugin import storj_network, storj_user  # noqa: F401 (fixtures)
 from storj.transfer import ShardLayout, TransferConfig, download_file, upload_file
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -241,10 +242,7 @@ def test_corrupt_copies_are_replaced_by_good_ones(env):
     )
     pointers = env.pointers(entry.id)
     for p in pointers:  # wait for the Bridge's automatic mirrors (at least 2 copies)
-        for _ in range(200):
-            if len(env.holders(p.hash)) >= 2:
-                break
-            threading.Event().wait(0.05)
+        wait_until(lambda p=p: len(env.holders(p.hash)) >= 2, message="a mirror copy")
         copies = env.holders(p.hash)
         assert len(copies) >= 2
         for copy in copies[:-1]:  # keep one good copy

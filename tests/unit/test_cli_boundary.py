@@ -10,6 +10,7 @@ from storj.cli import cli
 from storj.cli._context import CliContext
 from storj.cli._local import local_argv
 from storj.exception import BridgeTransportError, NotFoundError, TransferCancelledError
+from tests.helpers import WAIT_TIMEOUT
 
 KEY = crypto.EncryptionKey("abandon " * 11 + "about")
 
@@ -56,7 +57,7 @@ def test_ctrl_c_during_upload_exits_130(fake):
 
     def upload(cancel):
         _thread.interrupt_main()
-        assert cancel.wait(5)
+        assert cancel.wait(WAIT_TIMEOUT)
         cancelled.append(True)
         raise TransferCancelledError("cancelled")
 

@@ -12,6 +12,7 @@ from storj.cli._demo import parse_size, sha256_file, write_random_file
 from storj.cli._progress import ProgressBar, bars_enabled
 from storj.cli._transfers import download, run_cancellable
 from storj.exception import IntegrityError, TransferCancelledError
+from tests.helpers import WAIT_TIMEOUT
 
 
 def test_run_cancellable_returns_and_raises():
@@ -25,7 +26,7 @@ def test_ctrl_c_sets_cancel_and_waits_for_worker():
 
     def work(cancel):
         _thread.interrupt_main()
-        assert cancel.wait(5), "the cancel event was never set"
+        assert cancel.wait(WAIT_TIMEOUT), "the cancel event was never set"
         finished.set()
         raise TransferCancelledError("cancelled")
 
@@ -45,7 +46,7 @@ class FakeDownloader:
         self.partial_paths.append(destination.name)
         if self.interrupt:
             _thread.interrupt_main()
-            cancel.wait(5)
+            cancel.wait(WAIT_TIMEOUT)
             raise TransferCancelledError("cancelled")
         if self.fail:
             raise self.fail
@@ -120,7 +121,8 @@ def test_bars_enabled():
 
     assert bars_enabled(False, Tty()) is True
     assert bars_enabled(True, Tty()) is False
-    assert bars_enabled(False, open(os.devnull, "w")) is False
+    with open(os.devnull, "w") as devnull:
+        assert bars_enabled(False, devnull) is False
 
 
 @pytest.mark.parametrize(

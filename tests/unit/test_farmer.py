@@ -35,9 +35,11 @@ from storj.local.farmer import (
     FarmerNode,
     TokenError,
     TokenStore,
+    _ShardStream,
     load_or_create_identity,
     registration_message,
 )
+from tests.helpers import FakeClock, wait_until
 
 SECRET = "c0ntrol-secret"
 HELLO = b"Hello, Storj!"
@@ -108,16 +110,6 @@ class FakeBridge:
             return [r for r in self.requests if r["path"] == "/contacts"]
 
 
-def wait_for(predicate, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not reached in time")
-
-
 @pytest.fixture
 def bridge():
     fake = FakeBridge()
@@ -128,7 +120,7 @@ def bridge():
 
 
 def make_farmer(
-    tmp_path: Path, bridge: FakeBridge | None, name: str = "farmer", **options
+    tmp_path: Path, bridge: FakeBridge | None, name: str = "farmer", *, clock=None, **options
 ) -> FarmerNode:
     config = FarmerConfig(
         data_dir=tmp_path / name,
@@ -136,7 +128,7 @@ def make_farmer(
         control_secret=SECRET,
         **options,
     )
-    return FarmerNode(config)
+    return FarmerNode(config) if clock is None else FarmerNode(config, clock=clock)
 
 
 @pytest.fixture
@@ -195,16 +187,8 @@ def raw_request(farmer, method: str, target: str) -> tuple[int, bytes]:
 # --------------------------------------------------------------------------- tokens (pure)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_token_store_checks_in_protocol_order():
-    clock = FakeClock()
+    clock = FakeClock(start=1000.0)
     store = TokenStore(ttl=60, clock=clock)
     token = store.issue("a" * 40, "PUSH")
     assert len(token.token) == 40 and api.is_shard_hash(token.token)
@@ -222,16 +206,16 @@ def test_token_store_checks_in_protocol_order():
             store.check(*args)
         assert str(info.value) == message
     assert store.check(token.token, "a" * 40, "PUSH") == token
-    clock.now = 1060.0
+    clock.advance(60)
     with pytest.raises(TokenError, match=MSG_TOKEN_EXPIRED):
         store.check(token.token, "b" * 40, "PULL")  # expiry is checked before hash and operation
 
 
 def test_token_store_reaps_long_expired_tokens_and_revokes():
-    clock = FakeClock()
+    clock = FakeClock(start=1000.0)
     store = TokenStore(ttl=10, clock=clock)
     old = store.issue("a" * 40, "PUSH").token
-    clock.now += 10 + 60 + 1  # expired for longer than the grace period
+    clock.advance(10 + 60 + 1)  # expired for longer than the grace period
     fresh = store.issue("a" * 40, "PUSH").token
     assert len(store) == 1
     with pytest.raises(TokenError, match=MSG_TOKEN_NOT_ACCEPTED):
@@ -402,7 +386,7 @@ def test_upload_then_download(farmer, bridge):
     again = get_shard(farmer, HELLO_HASH, pull)
     assert (again.status_code, again.json()) == (401, {"result": MSG_TOKEN_NOT_ACCEPTED})
 
-    reports = wait_for(lambda: len(bridge.reports()) >= 2 and bridge.reports())
+    reports = wait_until(lambda: len(bridge.reports()) >= 2 and bridge.reports())
     uploaded, downloaded = reports[0], reports[1]
     assert uploaded["exchangeResultMessage"] == "SHARD_UPLOADED"
     assert uploaded["exchangeResultCode"] == 1000
@@ -415,7 +399,8 @@ def test_upload_then_download(farmer, bridge):
 
 
 def test_token_errors_on_upload(tmp_path, bridge):
-    node = make_farmer(tmp_path, bridge, token_ttl=0.3).start()
+    clock = FakeClock()  # the token expires when the test says so, not while it checks
+    node = make_farmer(tmp_path, bridge, token_ttl=60, clock=clock).start()
     try:
         other = b"other shard"
         other_hash = api.rmd160sha256_hex(other)
@@ -436,7 +421,7 @@ def test_token_errors_on_upload(tmp_path, bridge):
             f"{node.url}/shards/", params={"token": token}, data=b"", timeout=5
         )
         assert (response.status_code, response.json()) == (401, {"result": MSG_NO_HASH})
-        time.sleep(0.35)
+        clock.advance(60)
         check(token, HELLO_HASH, MSG_TOKEN_EXPIRED)
         assert not (node.data_dir / "shards" / HELLO_HASH).exists()
     finally:
@@ -461,7 +446,7 @@ def test_oversize_upload_is_rejected(farmer, bridge):
     assert response.json() == {"result": MSG_TOO_LARGE}
     assert not (farmer.data_dir / "shards" / HELLO_HASH).exists()
     assert list((farmer.data_dir / "tmp").iterdir()) == []
-    report = wait_for(lambda: bridge.reports())[-1]
+    report = wait_until(lambda: bridge.reports())[-1]
     assert report["exchangeResultMessage"] == "FAILED_INTEGRITY"
     assert report["exchangeResultCode"] == 1100
 
@@ -482,7 +467,7 @@ def test_wrong_hash_keeps_the_token_for_a_retry(farmer, bridge):
     assert not (farmer.data_dir / "shards" / HELLO_HASH).exists()
     good = post_shard(farmer, HELLO_HASH, token, HELLO)
     assert (good.status_code, good.json()) == (200, {"result": MSG_COMPLETED})
-    messages = wait_for(lambda: len(bridge.reports()) >= 2 and bridge.reports())
+    messages = wait_until(lambda: len(bridge.reports()) >= 2 and bridge.reports())
     assert [r["exchangeResultMessage"] for r in messages] == ["FAILED_INTEGRITY", "SHARD_UPLOADED"]
 
 
@@ -500,7 +485,7 @@ def test_already_stored_shard_must_be_sent_again(farmer, bridge):
     assert response.json() == {"result": MSG_HASH_MISMATCH}
     response = post_shard(farmer, HELLO_HASH, consign(farmer, HELLO), HELLO)
     assert (response.status_code, response.json()) == (200, {"result": MSG_COMPLETED})
-    report = wait_for(lambda: len(bridge.reports()) >= 3 and bridge.reports())[-1]
+    report = wait_until(lambda: len(bridge.reports()) >= 3 and bridge.reports())[-1]
     assert report["exchangeResultMessage"] == "SHARD_UPLOADED"
     assert report["exchangeResultCode"] == 1000
 
@@ -698,13 +683,13 @@ def test_mirror_between_two_farmers(tmp_path, bridge):
         }
         answer = control(target, "MIRROR", params).json()
         assert answer == {"id": "call-1", "result": {}}
-        wait_for(lambda: (target.data_dir / "shards" / data_hash).exists())
+        wait_until(lambda: (target.data_dir / "shards" / data_hash).exists())
         assert (target.data_dir / "shards" / data_hash).read_bytes() == data
 
         def mirror_report():
             return [r for r in bridge.reports() if r["exchangeResultMessage"].startswith("MIRROR")]
 
-        (report,) = wait_for(mirror_report)
+        (report,) = wait_until(mirror_report)
         assert report["exchangeResultMessage"] == "MIRROR_SUCCESS"
         assert report["reporterId"] == target.node_id
         assert report["clientId"] == source.node_id
@@ -734,7 +719,7 @@ def test_mirror_with_a_bad_token_reports_failure(tmp_path, bridge):
         def failed():
             return [r for r in bridge.reports() if r["exchangeResultMessage"] == "MIRROR_FAILED"]
 
-        (report,) = wait_for(failed)
+        (report,) = wait_until(failed)
         assert report["exchangeResultCode"] == 1100
         assert not (target.data_dir / "shards" / HELLO_HASH).exists()
         assert list((target.data_dir / "tmp").iterdir()) == []
@@ -755,7 +740,7 @@ def test_mirror_of_wrong_size_fails(tmp_path, bridge):
             "farmer": source.contact,
         }
         control(target, "MIRROR", params)
-        wait_for(
+        wait_until(
             lambda: any(r["exchangeResultMessage"] == "MIRROR_FAILED" for r in bridge.reports())
         )
         assert not (target.data_dir / "shards" / HELLO_HASH).exists()
@@ -892,51 +877,56 @@ def test_concurrent_uploads_of_distinct_shards(farmer):
 
 
 def _sender(quiet=0.2, max_delay=1.0):
+    """Deferred reports on a FakeClock (``sent``: ``(clock time, n)``): whether a report
+    is due depends only on the advances the test makes, however slow the machine."""
     from storj.local.farmer import _DeferredReports
 
+    clock = FakeClock(start=1000.0)
     sent: list[tuple[float, str]] = []
     reports = _DeferredReports(
-        lambda r: sent.append((time.monotonic(), r["n"])), quiet=quiet, max_delay=max_delay
+        lambda r: sent.append((clock(), r["n"])), quiet=quiet, max_delay=max_delay, clock=clock
     )
-    return reports, sent
+    return reports, sent, clock
 
 
 def test_reports_wait_until_transfers_are_quiet():
-    reports, sent = _sender(quiet=0.2, max_delay=5.0)
+    reports, sent, clock = _sender(quiet=0.2, max_delay=5.0)
     try:
-        start = time.monotonic()
+        start = clock()
         for n in range(5):  # a transfer ends every 0.1 s
             reports.submit({"n": str(n)})
-            time.sleep(0.1)
+            clock.advance(0.1)
+        clock.advance(0.09)  # 0.19 s after the last one: not quiet yet
         assert sent == []
-        deadline = time.monotonic() + 3
-        while len(sent) < 5 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        clock.advance(0.06)  # now 0.25 s
+        wait_until(lambda: len(sent) == 5)
         assert [n for _, n in sent] == ["0", "1", "2", "3", "4"]
-        assert sent[0][0] - start >= 0.5  # after the last one, plus the quiet time
+        assert sent[0][0] - start == pytest.approx(0.65)  # only once quiet
     finally:
         reports.close()
 
 
 def test_reports_are_not_held_longer_than_max_delay():
-    reports, sent = _sender(quiet=0.3, max_delay=0.5)
+    reports, sent, clock = _sender(quiet=0.3, max_delay=0.5)
     try:
-        start = time.monotonic()
-        while time.monotonic() - start < 1.0:  # never quiet
+        start = clock()
+        for _ in range(9):  # never quiet: a transfer ends every 0.05 s
             reports.submit({"n": "x"})
-            time.sleep(0.05)
-        assert sent and sent[0][0] - start < 0.8
+            clock.advance(0.05)
+        assert sent == []  # 0.45 s after the first report
+        clock.advance(0.1)  # 0.55 s after the first one, 0.15 s after the last: not quiet
+        wait_until(lambda: sent)
+        assert sent[0][0] - start == pytest.approx(0.55)
+        assert [n for _, n in sent] == ["x"] * 9
     finally:
         reports.close()
 
 
 def test_an_urgent_report_sends_the_queue_at_once_and_close_flushes():
-    reports, sent = _sender(quiet=10, max_delay=10)
+    reports, sent, _ = _sender(quiet=10, max_delay=10)  # the clock never moves
     reports.submit({"n": "a"})
     reports.submit({"n": "b"}, urgent=True)
-    deadline = time.monotonic() + 2
-    while len(sent) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: len(sent) >= 2)
     assert [n for _, n in sent] == ["a", "b"]
     reports.submit({"n": "c"})
     reports.close()
@@ -1053,7 +1043,7 @@ def test_shards_stored_before_renters_are_adopted_once(tmp_path, bridge):
 
 def test_reports_are_signed_and_name_the_renter(farmer, bridge):
     assert post_shard(farmer, HELLO_HASH, consign_for(farmer, HELLO, ALICE), HELLO).ok
-    wait_for(lambda: bridge.reports())
+    wait_until(lambda: bridge.reports())
     with bridge.lock:
         [sent] = [r for r in bridge.requests if r["path"] == "/reports/exchanges"]
     report = json.loads(sent["body"])
@@ -1064,3 +1054,36 @@ def test_reports_are_signed_and_name_the_renter(farmer, bridge):
         "POST", sent["url"], headers["x-node-timestamp"], sent["body"]
     )
     assert keys.verify(headers["x-node-pubkey"], headers["x-node-signature"], message)
+@pytest.mark.parametrize("how", ["complete", "abandoned", "never-started"])
+def test_shard_body_closes_its_file_and_claim_without_the_server(tmp_path, how):
+    """werkzeug does not call ``close()`` on a body when the client drops the connection
+    while it drains the request: the body must close its file and end the token claim by
+    itself once its iteration ends, or the file stays open until garbage collection
+    (ResourceWarning) and the token stays claimed."""
+    path = tmp_path / "shard"
+    path.write_bytes(b"x" * 100_000)
+    events: list[str] = []
+    handle = open(path, "rb")
+    body = _ShardStream(
+        handle,
+        100_000,
+        lambda: events.append("complete"),
+        lambda exc: events.append(f"error {exc}"),
+        lambda: events.append("close"),
+    )
+    chunks = iter(body)
+    if how == "complete":
+        assert sum(len(c) for c in chunks) == 100_000
+        assert events == ["complete", "close"]
+    elif how == "abandoned":  # the server stopped writing after the first chunk
+        next(chunks)
+        del chunks  # the generator is finalised at once (no reference cycle)
+        assert events == ["close"]
+    else:
+        del chunks
+        assert events == []
+        body.close()  # the server's close() is then the only one
+        assert events == ["close"]
+    assert handle.closed
+    body.close()  # harmless a second time
+    assert events.count("close") == 1

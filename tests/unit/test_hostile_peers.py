@@ -117,10 +117,11 @@ class HostileBridge:
             threading.Thread(target=self._one, args=(conn,), daemon=True).start()
 
     def _one(self, conn: socket.socket) -> None:
-        with conn, contextlib.suppress(OSError):
+        with contextlib.ExitStack() as stack, contextlib.suppress(OSError):
+            stack.enter_context(conn)
             conn.settimeout(30)
-            if self.tls is not None:
-                conn = self.tls.wrap_socket(conn, server_side=True)
+            if self.tls is not None:  # the TLS socket takes over the descriptor
+                conn = stack.enter_context(self.tls.wrap_socket(conn, server_side=True))
             pending = b""
             while not self.stop.is_set():  # requests on this connection, one by one
                 while b"\r\n\r\n" not in pending and len(pending) < 65536:

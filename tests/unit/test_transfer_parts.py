@@ -27,6 +27,7 @@ from storj.transfer._tempfiles import TempFiles, sibling_temp_path
 from storj.transfer.config import DEFAULT_CONFIG
 from storj.transfer.progress import Abort, Aborted, ProgressMeter
 from storj.transfer.upload import _Source, name_taken
+from tests.helpers import WAIT_TIMEOUT
 
 MIB = 1024 * 1024
 
@@ -303,21 +304,32 @@ class _Pointer:
 
 class _PagingClient:
     """file_pointers over ``count`` shards, recording every request (and how many ran at
-    once); ``missing`` indexes are never listed."""
+    once); ``missing`` indexes are never listed.
 
-    def __init__(self, count: int, missing: frozenset[int] = frozenset()) -> None:
+    With ``meet``, requests after the first wait (up to 30 s) until ``meet`` of them have
+    run at once, so a concurrent listing shows its concurrency however the threads are
+    scheduled on a busy machine (a listing that never runs that many at once waits the
+    30 s, then fails its check)."""
+
+    def __init__(
+        self, count: int, missing: frozenset[int] = frozenset(), meet: int | None = None
+    ) -> None:
         self.count = count
         self.missing = missing
+        self.meet = meet
         self.requests: list[tuple[int, int]] = []
         self.running = 0
         self.most_at_once = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
 
     def file_pointers(self, bucket_id, file_id, skip=0, limit=6, exclude=None):
         with self._lock:
             self.requests.append((skip, limit))
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
+            self._lock.notify_all()
+            if self.meet is not None and skip > 0:
+                self._lock.wait_for(lambda: self.most_at_once >= self.meet, WAIT_TIMEOUT)
         try:
             threading.Event().wait(0.02)
             end = min(self.count, skip + limit)
@@ -355,7 +367,7 @@ def test_pointer_listing_is_complete_and_in_order_whatever_the_hint(count, hint)
 def test_pointer_pages_after_the_first_are_asked_for_concurrently():
     from storj.transfer.download import PAGE_REQUESTS_IN_FLIGHT, list_pointers
 
-    client = _PagingClient(60)
+    client = _PagingClient(60, meet=PAGE_REQUESTS_IN_FLIGHT)
     list_pointers(client, "b" * 24, "f" * 24, TransferConfig(pointer_page_size=6), expected=60)
     assert client.requests[0] == (0, 6)  # alone first: its shards can start at once
     assert client.most_at_once == PAGE_REQUESTS_IN_FLIGHT

@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from storj.exception import (
 from storj.local import channel
 from storj.local.channel import ChannelGrant, ChannelServer
 from storj.model import FilePointer
+from tests.helpers import wait_until
 from tests.ws_peer import FakeWebSocketPeer
 
 TOKEN = "ab" * 20
@@ -43,13 +44,12 @@ HELLO = b"Hello, Storj!"
 HELLO_HASH = "d4b0d0d0d8f9c4be812d210a9f6d6caf954ce223"  # bridge-protocol.md §7.3
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
+#: Seconds a misbehaving fake peer holds on (released early when its test ends), and the
+#: timeouts that a test's bound must stay under.
+STALL = 30.0
+#: Seconds within which a 0.3 s timeout, a refusal or a stop must have taken effect:
+#: generous for a busy machine, far below ``STALL``, so waiting for the peer still fails.
+SLOW_PEER_BOUND = 10.0
 
 
 # ----------------------------------------------------------------------------- a farmer
@@ -333,7 +333,7 @@ def test_more_bytes_than_the_contract_is_3102(farm: Farm, server: ChannelServer)
             server.url, token=token, shard_hash=shard_hash, source=io.BytesIO(data), size=len(data)
         )
     assert farm.stored() == []
-    assert wait_for(lambda: farm.failures == [(3102, channel.MSG_TOO_LARGE)])
+    wait_until(lambda: farm.failures == [(3102, channel.MSG_TOO_LARGE)])
     assert farm.temp_files() == []
     assert token in farm.tokens  # not consumed: the client may retry
 
@@ -344,7 +344,7 @@ def test_refusals_reach_a_streaming_client_at_once(farm: Farm) -> None:
     data = os.urandom(8 * 1024 * 1024)
     shard_hash = rmd160sha256_hex(data)
     token = farm.issue(shard_hash, "PUSH", 1000)
-    with make_server(farm, close_timeout=5) as srv:
+    with make_server(farm, close_timeout=STALL) as srv:  # far above the bound below
         for bad_token, expected in (
             (TOKEN, SuppliedTokenNotAcceptedError),
             (token, HashMismatchError),
@@ -357,9 +357,9 @@ def test_refusals_reach_a_streaming_client_at_once(farm: Farm) -> None:
                     shard_hash=shard_hash,
                     source=io.BytesIO(data),
                     size=len(data),
-                    timeout=5,
+                    timeout=STALL,
                 )
-            assert time.monotonic() - started < 2
+            assert time.monotonic() - started < SLOW_PEER_BOUND
     assert farm.stored() == []
     assert farm.temp_files() == []
 
@@ -460,7 +460,7 @@ def test_frames_above_the_server_limit_are_refused(farm: Farm) -> None:
                 size=len(data),
                 chunk_size=2048,
             )
-        assert wait_for(lambda: len(farm.failures) == 1)
+        wait_until(lambda: len(farm.failures) == 1)
     assert farm.stored() == []
     assert farm.temp_files() == []
 
@@ -473,7 +473,7 @@ def test_short_source_is_a_transfer_error_and_stores_nothing(
         web_socket.push_shard(
             server.url, token=token, shard_hash=HELLO_HASH, source=io.BytesIO(HELLO[:5]), size=13
         )
-    assert wait_for(lambda: len(farm.failures) == 1)
+    wait_until(lambda: len(farm.failures) == 1)
     assert farm.stored() == []
     assert farm.temp_files() == []
 
@@ -523,7 +523,7 @@ def test_text_frame_inside_a_push_is_3100(farm: Farm, server: ChannelServer) -> 
         ws.send(b"Hello")
         ws.send("not binary")
         assert raw_close(ws) == (3100, channel.MSG_NOT_BINARY)
-    assert wait_for(lambda: farm.failures == [(3100, channel.MSG_NOT_BINARY)])
+    wait_until(lambda: farm.failures == [(3100, channel.MSG_NOT_BINARY)])
     assert farm.temp_files() == []
 
 
@@ -537,13 +537,13 @@ def test_client_leaving_mid_push_leaves_nothing(
     with raw_connect(server.url) as ws:
         ws.send(web_socket.channel_request(token, shard_hash, "PUSH"))
         ws.send(data[:50_000])
-        assert wait_for(lambda: len(farm.temp_files()) == 1)
+        wait_until(lambda: len(farm.temp_files()) == 1)
         if abrupt:
             ws.socket.shutdown(socket.SHUT_RDWR)
             ws.close_socket()
         else:
             ws.close()
-    assert wait_for(lambda: len(farm.failures) == 1)
+    wait_until(lambda: len(farm.failures) == 1)
     assert farm.temp_files() == []
     assert farm.stored() == []
     assert farm.consumed == []
@@ -554,14 +554,14 @@ def test_silent_client_hits_the_idle_timeout(farm: Farm) -> None:
         started = time.monotonic()
         with raw_connect(srv.url) as ws:
             assert raw_close(ws) == (1011, channel.MSG_IDLE)
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < SLOW_PEER_BOUND
         # idle in the middle of a push, too
         token = farm.issue(HELLO_HASH, "PUSH", 13)
         with raw_connect(srv.url) as ws:
             ws.send(web_socket.channel_request(token, HELLO_HASH, "PUSH"))
             ws.send(HELLO[:4])
             assert raw_close(ws) == (1011, channel.MSG_IDLE)
-        assert wait_for(lambda: farm.failures == [(1011, channel.MSG_IDLE)])
+        wait_until(lambda: farm.failures == [(1011, channel.MSG_IDLE)])
     assert farm.temp_files() == []
 
 
@@ -572,7 +572,7 @@ def test_peer_that_never_finishes_the_handshake_is_dropped(farm: Farm) -> None:
             started = time.monotonic()
             while sock.recv(4096):  # the server answers nothing useful and hangs up
                 pass
-            assert time.monotonic() - started < 2
+            assert time.monotonic() - started < SLOW_PEER_BOUND
 
 
 def test_client_that_stops_reading_a_pull_is_dropped(farm: Farm) -> None:
@@ -583,10 +583,10 @@ def test_client_that_stops_reading_a_pull_is_dropped(farm: Farm) -> None:
         with raw_connect(srv.url, max_queue=1, max_size=None) as ws:
             ws.send(web_socket.channel_request(token, shard_hash, "PULL"))
             # never read: the server's send must time out instead of hanging
-            assert wait_for(lambda: len(farm.failures) == 1, timeout=5)
+            wait_until(lambda: len(farm.failures) == 1)
             ws.close_socket()
         started = time.monotonic()
-    assert time.monotonic() - started < 2  # stop() did not hang either
+    assert time.monotonic() - started < SLOW_PEER_BOUND  # stop() did not hang either
     assert farm.consumed == []
 
 
@@ -595,7 +595,7 @@ def test_stop_closes_open_connections_quickly(farm: Farm) -> None:
     with raw_connect(srv.url) as ws:
         started = time.monotonic()
         srv.stop()
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < SLOW_PEER_BOUND
         assert raw_close(ws)[0] == 1001
     assert not srv.running
     srv.stop()  # idempotent
@@ -644,19 +644,19 @@ def test_fake_farmer_sends_the_right_bytes() -> None:
 def test_stalling_farmer_times_out() -> None:
     def stall(ws: ServerConnection, request: dict[str, Any]) -> None:
         ws.send(HELLO[:3])
-        fake.release.wait(5)
+        fake.release.wait(STALL)
 
     with FakeWebSocketPeer(stall) as fake:
         started = time.monotonic()
         with pytest.raises(FarmerTimeoutError, match="no data from the farmer for 0.3 s"):
             pull(fake.url, timeout=0.3)
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < SLOW_PEER_BOUND
 
 
 def test_farmer_that_never_confirms_a_push_times_out() -> None:
     def swallow(ws: ServerConnection, request: dict[str, Any]) -> None:
-        ws.recv(timeout=5)
-        fake.release.wait(5)
+        ws.recv(timeout=STALL)
+        fake.release.wait(STALL)
 
     with FakeWebSocketPeer(swallow) as fake:
         with pytest.raises(FarmerTimeoutError, match="did not confirm"):
@@ -682,7 +682,7 @@ class Zeros(io.RawIOBase):
 
 def test_farmer_that_stops_reading_a_push_times_out() -> None:
     def deaf(ws: ServerConnection, request: dict[str, Any]) -> None:
-        fake.release.wait(10)
+        fake.release.wait(STALL)
 
     with FakeWebSocketPeer(deaf) as fake:
         started = time.monotonic()
@@ -696,7 +696,7 @@ def test_farmer_that_stops_reading_a_push_times_out() -> None:
                 chunk_size=1024 * 1024,
                 timeout=0.3,
             )
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < SLOW_PEER_BOUND
 
 
 def test_farmer_sending_more_than_the_size_is_refused() -> None:
@@ -721,8 +721,8 @@ def test_flooding_farmer_is_dropped_at_once() -> None:
     with FakeWebSocketPeer(flood) as fake:
         started = time.monotonic()
         with pytest.raises(HashMismatchError, match="more than the shard's 13 bytes"):
-            pull(fake.url, timeout=5)
-        assert time.monotonic() - started < 2
+            pull(fake.url, timeout=STALL)
+        assert time.monotonic() - started < SLOW_PEER_BOUND
 
 
 def test_farmer_sending_wrong_bytes_is_a_hash_mismatch() -> None:
@@ -782,7 +782,7 @@ def test_farmer_dropping_the_connection_is_a_farmer_error() -> None:
 def test_farmer_text_frame_and_huge_frame_are_refused() -> None:
     def text(ws: ServerConnection, request: dict[str, Any]) -> None:
         ws.send("hello")
-        fake.release.wait(2)
+        fake.release.wait(STALL)
 
     with FakeWebSocketPeer(text) as fake:
         with pytest.raises(FarmerError, match="text frame"):
@@ -790,7 +790,7 @@ def test_farmer_text_frame_and_huge_frame_are_refused() -> None:
 
     def huge(ws: ServerConnection, request: dict[str, Any]) -> None:
         ws.send(bytes(2048))
-        fake2.release.wait(2)
+        fake2.release.wait(STALL)
 
     with FakeWebSocketPeer(huge) as fake2:
         with pytest.raises(FarmerError, match="closed by this client \\(close 1009"):
@@ -828,4 +828,4 @@ def test_unreachable_or_foreign_peers() -> None:
         started = time.monotonic()
         with pytest.raises(FarmerTimeoutError, match="did not open within 0.3 s"):
             pull(f"ws://127.0.0.1:{port}", timeout=0.3)
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < SLOW_PEER_BOUND
