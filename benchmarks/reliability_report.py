@@ -1,20 +1,23 @@
-"""Run the reliability scenarios and the load benchmark; write ``docs/reliability-report.rst``.
+"""Run the reliability scenarios and benchmarks; write ``docs/reliability-report.rst``.
 
-The scenarios are the tests themselves: fault injection (``tests/integration/test_faults.py``),
-crash consistency (``test_crash_consistency.py``), load (``test_load.py``), security
-regressions (``test_security.py``) and property-based fuzzing (``tests/fuzz/``), slow
-variants included. They run once through pytest with a JUnit XML report, from which this
-script counts what was tried, what passed, which known bugs are pinned by strict
-``xfail`` tests (with their reasons) and how many bytes were compared (the
-``bytes_checked`` property the tests record). Then ``benchmarks/bench_load.py`` runs
-against a fresh network process (16 clients × 100 operations by default).
+The scenarios are the tests themselves (:data:`SUITES`): the attacks (access control,
+isolation of users' copies, replays, hostile input to the Bridge and the farmers, a
+hostile Bridge and hostile farmers against the SDK), fault injection, crash
+consistency, safe replacement, repair and garbage collection, load, and property-based
+fuzzing. They run once through pytest with a JUnit XML report, from which this script
+counts what was tried, what passed, which known bugs are pinned by strict ``xfail`` tests
+(with their reasons) and how many bytes were compared (the ``bytes_checked`` property the
+tests record), and lists every attack tried. Then ``benchmarks/bench_repair.py`` measures
+repair and garbage collection and ``benchmarks/bench_load.py`` runs against a fresh
+network process (16 clients × 100 operations by default).
 
 Usage::
 
     python benchmarks/reliability_report.py [--clients 16] [--ops 100] [--no-load]
-        [--output docs/reliability-report.rst]
+        [--no-repair] [--output docs/reliability-report.rst]
 
-Exits 1 when a scenario failed or the load saw an error or a mismatched byte.
+Exits 1 when a scenario failed, the load saw an error or a mismatched byte, or repair did
+not bring every file back byte for byte.
 """
 
 from __future__ import annotations
@@ -37,14 +40,35 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_load import measure  # noqa: E402
+from benchmarks.bench_repair import measure as measure_repair  # noqa: E402
 
 SUITES = {
+    "Attacks: access control, replays, secrets, limits": [
+        "tests/integration/test_access_control.py",
+        "tests/integration/test_bridge_hostile.py",
+    ],
+    "Attacks: hostile input to the Bridge and farmers": [
+        "tests/integration/test_bridge_input.py",
+        "tests/integration/test_http_framing.py",
+        "tests/integration/test_farmer_input.py",
+    ],
+    "Attacks: a hostile Bridge or farmer against the SDK": [
+        "tests/unit/test_hostile_peers.py",
+    ],
+    "Durability: isolation, repair, garbage collection": [
+        "tests/integration/test_durability.py",
+    ],
+    "Durability: replacing files": ["tests/integration/test_overwrite.py"],
     "Fault injection": ["tests/integration/test_faults.py"],
     "Crash consistency": ["tests/integration/test_crash_consistency.py"],
     "Load (small, in CI)": ["tests/integration/test_load.py"],
     "Security regressions": ["tests/integration/test_security.py"],
     "Property-based fuzzing": ["tests/fuzz"],
 }
+#: The suites whose every test is an attack on the network or the SDK.
+ATTACK_SUITES = [name for name in SUITES if name.startswith("Attacks")] + [
+    "Security regressions"
+]
 FAULT_COLUMNS = {
     "test_upload_completes_despite_failing_farmers": "upload recovers",
     "test_upload_to_only_failing_farmers_is_a_typed_error": "upload fails typed",
@@ -166,7 +190,64 @@ def fault_matrix(cases: list[Case]) -> list[list[object]]:
     return rows
 
 
-def render(cases: list[Case], seconds: float, load: dict | None, command: str) -> str:
+def attack_lines(cases: list[Case]) -> list[str]:
+    """Every attack tried, by suite: its test, and whether it held."""
+    lines = [
+        "Each line is one test that attacks the network or the SDK (a parametrised test "
+        "counts its cases); *held* means the attack was refused or had no effect and the "
+        "data was intact.",
+        "",
+    ]
+    for suite in ATTACK_SUITES:
+        group = [c for c in cases if c.suite == suite]
+        if not group:
+            continue
+        tests: dict[str, list[Case]] = defaultdict(list)
+        for case in group:
+            tests[f"{case.module}::{case.name.partition('[')[0]}"].append(case)
+        lines += [f"**{suite}** ({len(group)} cases)", ""]
+        for name, runs in sorted(tests.items()):
+            held = sum(c.outcome == "passed" for c in runs)
+            verdict = "held" if held == len(runs) else f"FAILED {len(runs) - held}"
+            count = f" ×{len(runs)}" if len(runs) > 1 else ""
+            lines.append(f"* ``{name}``{count}: {verdict}")
+        lines.append("")
+    return lines
+
+
+def repair_lines(repair: dict) -> list[str]:
+    lines = [
+        f"``benchmarks/bench_repair.py``: {repair['files']} files of {repair['file_mib']} MiB "
+        f"(Reed–Solomon on: {repair['shards']} shards) on {repair['farmers']} farmers, "
+        f"{repair['copies_per_shard']} copies of every shard. Every copy one farmer held of "
+        f"the first file's shards was corrupted on disk ({repair['copies_corrupted']} copies) "
+        f"and another farmer holding {repair['copies_on_stopped_farmer']} copies was "
+        f"stopped; the Bridge ran its maintenance pass every {repair['repair_interval']} s "
+        "(audits every pass, a farmer lost as soon as it fails). Then the farmer with the "
+        "corrupted copies was stopped too and every file downloaded. Garbage collection: an "
+        "upload cancelled after a third of its bytes, then every file deleted.",
+        "",
+    ]
+    lines += list_table("Repair and garbage collection", ["figure", "value"], [
+        ["time to restore full redundancy", f"{repair['seconds_to_restore']} s"],
+        ["copies made by repair", f"{repair['copies_made']} "
+                                  f"({repair['bytes_copied']:,} bytes)"],
+        ["audit after repair", f"{repair['audit_ok']} ok, {repair['audit_failed']} failed"],
+        ["files downloaded byte-identical without the two farmers",
+         f"{repair['downloads_identical']} of {repair['files']}"],
+        ["audit failures caused by the cancelled upload's debris",
+         repair["audit_failures_from_debris"]],
+        ["bytes reclaimed from the cancelled upload",
+         f"{repair['cancelled_upload_bytes_reclaimed']:,}"],
+        ["bytes reclaimed from the deleted files",
+         f"{repair['deleted_files_bytes_reclaimed']:,}"],
+        ["shard files left on the farmers afterwards", repair["shard_files_left"]],
+    ], widths=[55, 45])
+    return lines
+
+
+def render(cases: list[Case], seconds: float, load: dict | None, command: str,
+           repair: dict | None = None) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     total_bytes = sum(c.bytes_checked for c in cases)
     lines = [
@@ -175,9 +256,8 @@ def render(cases: list[Case], seconds: float, load: dict | None, command: str) -
         *heading("Reliability report", "="),
         f"Generated {now} on {platform.system()} {platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, by "
-        f"``{command}``. The scenarios are the tests of ``tests/integration/test_faults.py``, "
-        "``test_crash_consistency.py``, ``test_load.py``, ``test_security.py`` and "
-        f"``tests/fuzz/`` (slow variants included); they ran in {seconds:.0f} s.",
+        f"``{command}``. The scenarios are the tests of the suites below (slow variants "
+        f"included); they ran in {seconds:.0f} s.",
         "",
         *heading("Summary", "-"),
     ]
@@ -221,6 +301,11 @@ def render(cases: list[Case], seconds: float, load: dict | None, command: str) -
     ]
     lines += list_table("Outcome per scenario", ["scenario", *FAULT_COLUMNS.values()],
                         fault_matrix(cases))
+    lines += heading("Attacks tried", "-")
+    lines += attack_lines(cases)
+    if repair is not None:
+        lines += heading("Repair and garbage collection", "-")
+        lines += repair_lines(repair)
     if load is not None:
         lines += heading("Load", "-")
         lines += [
@@ -288,17 +373,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--ops", type=int, default=100)
     parser.add_argument("--no-load", action="store_true", help="skip the load benchmark")
+    parser.add_argument("--no-repair", action="store_true",
+                        help="skip the repair and garbage collection benchmark")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "reliability-report.rst")
     args = parser.parse_args(argv)
     command = "python benchmarks/reliability_report.py" + (
-        f" --clients {args.clients} --ops {args.ops}" if not args.no_load else " --no-load")
+        f" --clients {args.clients} --ops {args.ops}" if not args.no_load else " --no-load"
+    ) + (" --no-repair" if args.no_repair else "")
     with tempfile.TemporaryDirectory() as tmp:
         cases, seconds, code = run_scenarios(Path(tmp) / "junit.xml")
+    repair = None if args.no_repair else measure_repair().summary()
     load = None
     if not args.no_load:
         result = measure(args.clients, args.ops)
         load = result.summary()
-    text = render(cases, seconds, load, command)
+    text = render(cases, seconds, load, command, repair)
     problems = check_rst(text)
     if problems:
         print("the report is not valid reStructuredText:", *problems, sep="\n  ")
@@ -313,9 +402,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load: {load['ops_per_second']} ops/s, metadata p50 {load['metadata_p50_ms']} ms,"
               f" p99 {load['metadata_p99_ms']} ms, errors {load['errors']}, mismatches "
               f"{load['mismatches']}, network peak RSS {load['network_peak_rss_mib']} MiB")
+    if repair is not None:
+        print(f"repair: redundancy restored in {repair['seconds_to_restore']} s, "
+              f"{repair['downloads_identical']}/{repair['files']} files identical; "
+              f"reclaimed {repair['deleted_files_bytes_reclaimed']:,} + "
+              f"{repair['cancelled_upload_bytes_reclaimed']:,} bytes")
     print(f"wrote {args.output}")
     bad_load = load is not None and (load["errors"] or load["mismatches"])
-    return 1 if failed or code not in (0,) or bad_load else 0
+    bad_repair = repair is not None and (
+        repair["downloads_identical"] != repair["files"] or repair["audit_failed"]
+    )
+    return 1 if failed or code not in (0,) or bad_load or bad_repair else 0
 
 
 if __name__ == "__main__":
