@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,30 @@ def all_at_redundancy(net: LocalNetwork, owner: str, copies: int = 3) -> bool:
     return bool(hashes) and all(len(good_holders(net, h, owner)) >= copies for h in hashes)
 
 
+@dataclass
+class Stored:
+    """A user's one-shard file whose copies are all confirmed."""
+
+    client: Client
+    email: str
+    bucket_id: str
+    file_id: str
+    data: bytes
+    data_hash: str
+
+
+def stored_file(net: LocalNetwork, tmp_path: Path, copies: int = 3) -> Stored:
+    """A new user uploads a 3000-byte file (one shard); returns once ``copies`` good
+    copies of it exist."""
+    client = user_client(net)
+    assert client.email
+    email = client.email
+    bucket_id, file_id, data = upload(client, tmp_path, 3000)
+    eventually(lambda: all_at_redundancy(net, email, copies=copies))
+    [data_hash] = shard_hashes(net, email)
+    return Stored(client, email, bucket_id, file_id, data, data_hash)
+
+
 def farmer(net: LocalNetwork, node_id: str) -> Any:
     return next(f for f in net.farmers if f.node_id == node_id)
 
@@ -157,11 +182,10 @@ def shard_body(data_hash: str, index: int, exclude: list[str]) -> dict[str, Any]
 
 
 def test_another_user_cannot_replace_delete_or_read_copies(net, tmp_path):
-    alice = user_client(net)
-    bucket_id, file_id, data = upload(alice, tmp_path, 3000)
-    assert alice.email is not None
-    eventually(lambda: all_at_redundancy(net, alice.email))
-    [data_hash] = shard_hashes(net, alice.email)
+    alice = stored_file(net, tmp_path)
+    bucket_id, file_id, data, data_hash = (
+        alice.bucket_id, alice.file_id, alice.data, alice.data_hash
+    )
     holders = good_holders(net, data_hash, alice.email)
     everyone = {f.node_id for f in net.farmers}
 
@@ -200,12 +224,12 @@ def test_another_user_cannot_replace_delete_or_read_copies(net, tmp_path):
     result = net.audit()
     assert (result["ok"], result["failed"]) == (3, 3)
     assert good_holders(net, data_hash, alice.email) == holders
-    assert download(alice, tmp_path, bucket_id, file_id) == data
+    assert download(alice.client, tmp_path, bucket_id, file_id) == data
     # collecting Mallory's debris never deletes Alice's shard from the farmers
     mallory("DELETE", f"/buckets/{bucket['id']}")
     net.maintain()
     assert all(farmer(net, h).has_shard(data_hash) for h in holders)
-    assert download(alice, tmp_path, bucket_id, file_id) == data
+    assert download(alice.client, tmp_path, bucket_id, file_id) == data
 
 
 def push_raw(net: LocalNetwork, user: Raw, data: bytes, node_id: str) -> tuple[str, str]:
@@ -341,11 +365,10 @@ def test_repair_restores_redundancy_after_corruption_and_a_lost_farmer(tmp_path,
 def test_a_farmer_counts_as_lost_only_after_farmer_lost_after(tmp_path, clock):
     net = start(tmp_path, clock, farmers=5, mirror_redundancy=1, farmer_lost_after=120)
     try:
-        alice = user_client(net)
-        assert alice.email
-        bucket_id, file_id, data = upload(alice, tmp_path, 3000)
-        eventually(lambda: all_at_redundancy(net, alice.email, copies=2))
-        [data_hash] = shard_hashes(net, alice.email)
+        alice = stored_file(net, tmp_path, copies=2)
+        bucket_id, file_id, data, data_hash = (
+            alice.bucket_id, alice.file_id, alice.data, alice.data_hash
+        )
         gone = sorted(good_holders(net, data_hash, alice.email))[0]
         net.stop_farmer(next(i for i, f in enumerate(net.farmers) if f.node_id == gone))
         first = net.maintain()
@@ -360,17 +383,16 @@ def test_a_farmer_counts_as_lost_only_after_farmer_lost_after(tmp_path, clock):
             c["node_id"]
             for c in net.bridge.services.store.contracts_for(data_hash, alice.email)  # type: ignore[union-attr]
         }
-        assert download(alice, tmp_path, bucket_id, file_id) == data
+        assert download(alice.client, tmp_path, bucket_id, file_id) == data
     finally:
         net.stop()
 
 
 def test_client_report_of_a_bad_copy_is_verified_then_repaired(net, tmp_path):
-    alice = user_client(net)
-    assert alice.email
-    bucket_id, file_id, data = upload(alice, tmp_path, 3000)
-    eventually(lambda: all_at_redundancy(net, alice.email))
-    [data_hash] = shard_hashes(net, alice.email)
+    alice = stored_file(net, tmp_path)
+    bucket_id, file_id, data, data_hash = (
+        alice.bucket_id, alice.file_id, alice.data, alice.data_hash
+    )
     holders = sorted(good_holders(net, data_hash, alice.email))
     # an unauthenticated report about a good copy changes nothing (it is only verified)
     report = {
@@ -397,24 +419,23 @@ def test_client_report_of_a_bad_copy_is_verified_then_repaired(net, tmp_path):
         lambda: len(good_holders(net, data_hash, alice.email) - {holders[1]}) == 3
         and not any(c["bad"] for c in store.contracts_for(data_hash, alice.email))
     )
-    assert download(alice, tmp_path, bucket_id, file_id) == data
+    assert download(alice.client, tmp_path, bucket_id, file_id) == data
 
 
 def test_pointers_skip_a_copy_that_failed_its_audit(tmp_path, clock):
     net = start(tmp_path, clock, farmers=4, mirror_redundancy=1)
     try:
-        alice = user_client(net)
-        assert alice.email
-        bucket_id, file_id, data = upload(alice, tmp_path, 3000)
-        eventually(lambda: all_at_redundancy(net, alice.email, copies=2))
-        [data_hash] = shard_hashes(net, alice.email)
+        alice = stored_file(net, tmp_path, copies=2)
+        bucket_id, file_id, data, data_hash = (
+            alice.bucket_id, alice.file_id, alice.data, alice.data_hash
+        )
         holders = sorted(good_holders(net, data_hash, alice.email))
         corrupt(net, holders[0], data_hash)
         assert net.audit()["failed"] == 1
         for _ in range(5):
-            [pointer] = alice.file_pointers(bucket_id, file_id)
+            [pointer] = alice.client.file_pointers(bucket_id, file_id)
             assert pointer.farmer is not None and pointer.farmer.nodeID == holders[1]
-        assert download(alice, tmp_path, bucket_id, file_id) == data
+        assert download(alice.client, tmp_path, bucket_id, file_id) == data
     finally:
         net.stop()
 
@@ -560,11 +581,10 @@ def test_a_release_never_undoes_a_copy_stored_again_since(tmp_path, clock):
     release ran: the release is obsolete and must not take the new copy away."""
     net = start(tmp_path, clock, farmers=2, mirror_redundancy=1)
     try:
-        alice = user_client(net)
-        assert alice.email
-        bucket_id, file_id, data = upload(alice, tmp_path, 3000)
-        eventually(lambda: all_at_redundancy(net, alice.email, copies=2))
-        [data_hash] = shard_hashes(net, alice.email)
+        alice = stored_file(net, tmp_path, copies=2)
+        bucket_id, file_id, data, data_hash = (
+            alice.bucket_id, alice.file_id, alice.data, alice.data_hash
+        )
         services = net.bridge.services  # type: ignore[union-attr]
         [first, _] = services.store.contracts_for(data_hash, alice.email)
         services.store.drop_contracts([first["id"]], services.now_ms())
@@ -575,6 +595,6 @@ def test_a_release_never_undoes_a_copy_stored_again_since(tmp_path, clock):
         assert report.releases_done == 0 and services.store.pending_releases() == []
         assert net.audit()["ok"] == 2
         assert farmer(net, first["node_id"]).has_shard(data_hash)
-        assert download(alice, tmp_path, bucket_id, file_id) == data
+        assert download(alice.client, tmp_path, bucket_id, file_id) == data
     finally:
         net.stop()
