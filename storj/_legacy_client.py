@@ -180,7 +180,7 @@ class LegacyClientMethods:
         With ``export`` (``True`` = the current directory, or a directory) the keys are
         written as by :meth:`key_export`.
 
-        :returns: the new ``(private, public)`` keys.
+        :returns: the new keys, ``(client.private_key, client.public_key)``.
         :raises ConfigurationError: an export file exists (checked before anything
             happens) or cannot be written.
         :raises BridgeError: registration failed; the client keeps its previous key.
@@ -201,7 +201,8 @@ class LegacyClientMethods:
         self.authenticate(private)
         if folder is not None:
             LegacyClientMethods.key_export(self, folder)
-        return private, public
+        assert self.private_key is not None and self.public_key is not None
+        return self.private_key, self.public_key
 
     def key_import(
         self: _ClientCore,

@@ -24,7 +24,7 @@ from ecdsa.util import sigdecode_string
 import storj
 import storj.configuration
 from storj import keys, model
-from storj.api import basic_auth_header
+from storj.api import basic_auth_header, ripemd160
 from storj.exception import (
     BridgeError,
     ClientError,
@@ -549,3 +549,21 @@ def test_key_import_rejects_mismatched_or_bad_files(tmp_path):
     with pytest.raises(ConfigurationError, match="cannot read"):
         fresh.key_import(tmp_path / "missing.pem", tmp_path / "b" / "public.pem")
     assert fresh.private_key is None  # nothing was set, nothing was sent
+
+
+@responses.activate
+def test_check_file_existence_compares_a_content_hash_the_bridge_keeps(tmp_path):
+    content = b"0.3.x era content"
+    path = tmp_path / "local.txt"
+    path.write_bytes(content)
+    legacy = ripemd160(hashlib.sha256(content).digest()).hex()  # hashlib may lack it
+    info = f"{API}/buckets/b1/files/f1/info"
+    entry = {"bucket": "b1", "id": "f1", "filename": "stored.txt", "size": len(content)}
+    responses.add("GET", info, json={**entry, "hash": legacy})
+    responses.add("GET", info, json={**entry, "hash": "00" * 20})
+    responses.add("GET", info, json={**entry, "filename": "local.txt", "hash": "00" * 20})
+    client = Client(EMAIL, "pw", API)
+    assert client.check_file_existence_in_bucket("b1", path, "f1") == 2
+    assert client.check_file_existence_in_bucket("b1", path, "f1") is False
+    assert client.check_file_existence_in_bucket("b1", path, "f1") == 1  # same name first
+    assert len(responses.calls) == 3  # no download was needed
