@@ -42,6 +42,8 @@ __all__ = [
     "b58check_encode",
     "b58decode",
     "b58encode",
+    "recover_public_key",
+    "signed_message_digest",
 ]
 
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
