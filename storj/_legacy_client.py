@@ -251,6 +251,7 @@ class LegacyClientMethods:
 
         :returns: a :class:`io.BytesIO` holding the plaintext, **positioned at its end**
             as in 0.3.x (call ``seek(0)`` before reading, or use ``getvalue()``).
+        :raises EncryptionKeyError: the client has no encryption key.
         :raises IntegrityError, TransferError, BridgeError: as ``download_file``.
 
         Differs from 0.3.x: it works (0.3.x used the pre-2017 WebSocket channel, could
@@ -287,9 +288,10 @@ class LegacyClientMethods:
     ) -> int | bool:
         """Whether the local file ``filepath`` is already stored in the bucket.
 
-        :param file_id: the entry to compare with; ``None`` looks the entry up by the
-            file's base name (``GET /buckets/{id}/file-ids/{name}``, with the name as
-            stored: plain, then encrypted with the client's encryption key).
+        :param file_id: the entry to compare with; ``None`` (0.3.x crashed) looks the
+            entry up by the file's base name (``GET /buckets/{id}/file-ids/{name}``, with
+            the name as stored: plain, then encrypted with the client's encryption key),
+            so only ``1`` or ``False`` can come back.
         :returns: ``1`` if the entry has the same name (its stored name, or the name
             decrypted with the client's encryption key), else ``2`` if it has the same
             content, else ``False``.
@@ -304,6 +306,9 @@ class LegacyClientMethods:
         The local file is read in 1 MiB pieces, never whole (0.3.x read it into memory).
 
         :raises NotFoundError: ``file_id`` does not exist.
+        :raises EncryptionKeyError: a download was needed and the client has no
+            encryption key.
+        :raises IntegrityError, TransferError: that download failed.
         :raises OSError: ``filepath`` cannot be read.
         """
         name = os.path.basename(os.fspath(filepath))

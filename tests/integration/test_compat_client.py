@@ -93,8 +93,12 @@ def test_key_export_then_import_in_another_client(storj_network, storj_user, tmp
         assert importer.key_list() == [importer.public_key_hex]
     with ecdsa_only(storj_network, private) as bare:
         assert list(bare.bucket_list()) == []
-    with Client(email, password, url) as again, pytest.raises(ConfigurationError, match="exists"):
-        again.key_generate(export=tmp_path)
+    with Client(email, password, url) as again:
+        registered = again.key_list()
+        with pytest.raises(ConfigurationError, match="exists"):
+            again.key_generate(export=tmp_path)
+        assert again.key_list() == registered  # checked before anything was registered
+        assert again.private_key is None
 
 
 def test_key_import_of_a_key_registered_elsewhere_fails(storj_network, tmp_path):  # noqa: F811
