@@ -46,6 +46,7 @@ from storj.exception import (
 from storj.metadata import __version__, version
 
 if TYPE_CHECKING:
+    from storj.configuration import read_config
     from storj.http import Client
     from storj.keys import generate_new_key_pair
     from storj.model import Bucket, Token
@@ -83,6 +84,7 @@ __all__ = [
     "__version__",
     "generate_new_key_pair",
     "get_client",
+    "read_config",
     "version",
 ]
 
@@ -90,7 +92,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str) -> Any:
-    """Import ``Client`` and ``generate_new_key_pair`` on first use (PEP 562)."""
+    """Import ``Client``, ``generate_new_key_pair`` and ``read_config`` on first use (PEP 562)."""
     if name == "Client":
         from storj.http import Client
 
@@ -99,6 +101,10 @@ def __getattr__(name: str) -> Any:
         from storj.keys import generate_new_key_pair
 
         return generate_new_key_pair
+    if name == "read_config":
+        from storj.configuration import read_config
+
+        return read_config
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

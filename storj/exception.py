@@ -25,7 +25,9 @@ into these at the boundary where they happen, with the original chained as
      │    ├── FarmerTimeoutError
      │    ├── SuppliedTokenNotAcceptedError
      │    └── HashMismatchError         bytes received do not hash to the shard hash
-     ├── IntegrityError                 downloaded file fails its HMAC / size check
+     ├── DecryptionError                wrong passphrase for an id_ecdsa / keyring file
+ ├── ShardingException              a file could not be split into shards (0.3.x name)
+ ├── IntegrityError                 downloaded file fails its HMAC / size check
      └── TransferError                  an upload or download could not complete
           ├── TransferCancelledError
           └── OverwriteError            a replacement deleted the old entry, then failed
@@ -55,6 +57,7 @@ __all__ = [
     "ClientError",
     "ConfigurationError",
     "ConflictError",
+    "DecryptionError",
     "EncryptionKeyError",
     "FarmerError",
     "FarmerTimeoutError",
@@ -67,6 +70,7 @@ __all__ = [
     "OverwriteError",
     "RateLimitError",
     "ResponseTooLargeError",
+    "ShardingException",
     "StorjBridgeApiError",
     "StorjError",
     "StorjFarmerError",
@@ -135,11 +139,43 @@ def _rebuild_field_error(
     return cls(message, field=field)
 
 
-class BridgeError(StorjError):
+class _NoCode:
+    """Marker: the constructor was called this package's way (no 0.3.x code)."""
+
+
+_NO_CODE = _NoCode()
+
+
+def _split_legacy(
+    first: str | int | None, message: str | None, code: int | str | None
+) -> tuple[int | str | None | _NoCode, str]:
+    """``(code, message)`` of a :class:`BridgeError` / :class:`FarmerError` construction.
+
+    0.3.x's form is ``Error(code, message)``: it applies when ``code=`` is given, when a
+    message follows a first positional argument, or when the first argument is an
+    ``int`` (bools are not codes). Otherwise the first argument (or ``message=``) is the
+    message and the code is :data:`_NO_CODE`, for the class to choose.
+    """
+    is_int = isinstance(first, int) and not isinstance(first, bool)
+    if code is not None:
+        if first is not None and message is not None:
+            raise TypeError("give the code once: Error(code, message) or Error(message, code=…)")
+        text = message if message is not None else first
+        return code, "" if text is None else str(text)
+    if first is not None and (message is not None or is_int):
+        return first, message or ""
+    text = message if first is None else first
+    return _NO_CODE, "" if text is None else str(text)
+
+
+class BridgeError(StorjError, RuntimeError):
     """A request to the Bridge failed.
 
     :ivar status_code: the HTTP status the Bridge answered, or ``None`` when no
         answer arrived (see :class:`BridgeTransportError`).
+    :ivar code: the 0.3.x error code. For the errors this package raises it is the
+        HTTP status (``status_code``; ``None`` when no answer arrived); for a 0.3.x-style
+        construction it is exactly what the caller passed.
     :ivar message: the Bridge's ``{"error": ...}`` message, or a description of
         what went wrong.
     :ivar method: HTTP method of the failed request.
@@ -147,34 +183,49 @@ class BridgeError(StorjError):
     :ivar body: the raw response text (at most :data:`MAX_BODY_CHARS` characters,
         then a truncation marker), if any.
 
+    Two ways to construct it:
+
+    * this package's: ``BridgeError(message, status_code=…, method=…, url=…, body=…)``;
+    * storj 0.3.x's: ``BridgeError(code, message)`` / ``BridgeError(code='', message='')``
+      — used when ``code=`` is given, when two positional arguments are given, or when
+      the only one is an ``int``. ``BridgeError(0, 'error')`` has ``code == 0``,
+      ``message == 'error'`` and ``str() == '[0] error'``, as in 0.3.x.
+
+    ``str()`` is ``"[<code>] <message>"`` (plus ``" (METHOD url)"`` when known), or just
+    the message when there is no code. Differs from 0.3.x: ``BridgeError(message='x')``
+    alone is this package's form (``str() == 'x'``, 0.3.x gave ``'[] x'``), and one
+    positional ``str`` is the message (0.3.x put it in ``code``; only its own request
+    code did that). Like 0.3.x's classes it is a :class:`RuntimeError`.
+
     The message is bounded too (:data:`MAX_MESSAGE_CHARS`), so ``str()`` and ``repr()``
     stay short whatever a server sent.
     """
 
     def __init__(
         self,
-        message: str = "",
+        message_or_code: str | int | None = None,
+        message: str | None = None,
         *,
+        code: int | str | None = None,
         status_code: int | None = None,
         method: str | None = None,
         url: str | None = None,
         body: str | None = None,
     ) -> None:
-        super().__init__(_bounded(message, MAX_MESSAGE_CHARS))
+        legacy_code, text = _split_legacy(message_or_code, message, code)
+        super().__init__(_bounded(text, MAX_MESSAGE_CHARS))
         self.status_code = status_code
+        self.code: int | str | None = (
+            status_code if isinstance(legacy_code, _NoCode) else legacy_code
+        )
         self.method = method
         self.url = url
         self.body = _bounded(body, MAX_BODY_CHARS) if body else body
 
-    @property
-    def code(self) -> int | None:
-        """Alias of :attr:`status_code` (the 0.3.x ``BridgeError.code``)."""
-        return self.status_code
-
     def __str__(self) -> str:
         where = f" ({self.method} {self.url})" if self.method and self.url else ""
-        if self.status_code is not None:
-            return f"[{self.status_code}] {self.message}{where}"
+        if self.code is not None:
+            return f"[{self.code}] {self.message}{where}"
         return f"{self.message}{where}"
 
     def __repr__(self) -> str:
@@ -186,7 +237,8 @@ class BridgeError(StorjError):
     def __reduce__(self) -> tuple[Any, ...]:
         return (
             _rebuild_bridge_error,
-            (type(self), self.message, self.status_code, self.method, self.url, self.body),
+            (type(self), self.message, self.status_code, self.method, self.url, self.body,
+             self.code),
         )
 
 
@@ -197,8 +249,11 @@ def _rebuild_bridge_error(
     method: str | None,
     url: str | None,
     body: str | None,
+    code: int | str | None = None,
 ) -> BridgeError:
-    return cls(message, status_code=status_code, method=method, url=url, body=body)
+    error = cls(message, status_code=status_code, method=method, url=url, body=body)
+    error.code = code
+    return error
 
 
 #: The name used by storj 0.1.x.
@@ -284,12 +339,22 @@ def bridge_error_for_status(status_code: int) -> type[BridgeError]:
     return BridgeError
 
 
-class FarmerError(StorjError):
+class FarmerError(StorjError, RuntimeError):
     """A farmer (storage node) failed a shard transfer.
 
-    :ivar code: a libstorj-style numeric code (``FarmerError.*`` constants).
+    :ivar code: a libstorj-style numeric code (``FarmerError.*`` constants), or for a
+        0.3.x-style construction exactly what the caller passed.
     :ivar node_id: the farmer's nodeID, when known.
     :ivar status_code: the farmer's HTTP status, when it answered.
+
+    Two ways to construct it: this package's ``FarmerError(message, code=…,
+    node_id=…, status_code=…)`` (``code`` defaults to the class's ``CODE``), and storj
+    0.3.x's ``FarmerError(code, message='')`` — used when the first argument is an
+    ``int`` or a message follows it: ``FarmerError(0, 'error')`` has ``code == 0`` and
+    ``str() == '[0] error'``. ``SuppliedTokenNotAcceptedError()`` and
+    ``HashMismatchError()`` take no argument, as in 0.3.x, and carry their ``CODE``.
+    ``str()`` is ``"[<code>] <message>"`` (plus ``" (farmer <nodeID>)"`` when known).
+    Like 0.3.x's classes it is a :class:`RuntimeError`.
 
     The message is bounded (:data:`MAX_MESSAGE_CHARS`), whatever the farmer sent.
     """
@@ -307,14 +372,18 @@ class FarmerError(StorjError):
 
     def __init__(
         self,
-        message: str = "",
+        message_or_code: str | int | None = None,
+        message: str | None = None,
         *,
-        code: int | None = None,
+        code: int | str | None = None,
         node_id: str | None = None,
         status_code: int | None = None,
     ) -> None:
-        super().__init__(_bounded(message, MAX_MESSAGE_CHARS))
-        self.code = self.CODE if code is None else code
+        given_code, text = _split_legacy(message_or_code, message, code)
+        super().__init__(_bounded(text, MAX_MESSAGE_CHARS))
+        self.code: int | str = (
+            self.CODE if isinstance(given_code, _NoCode) or given_code is None else given_code
+        )
         self.node_id = node_id
         self.status_code = status_code
 
@@ -330,7 +399,11 @@ class FarmerError(StorjError):
 
 
 def _rebuild_farmer_error(
-    cls: type[FarmerError], message: str, code: int, node_id: str | None, status_code: int | None
+    cls: type[FarmerError],
+    message: str,
+    code: int | str,
+    node_id: str | None,
+    status_code: int | None,
 ) -> FarmerError:
     return cls(message, code=code, node_id=node_id, status_code=status_code)
 
@@ -355,6 +428,30 @@ class HashMismatchError(FarmerError):
     """The bytes transferred do not hash to the expected shard hash (or have the wrong size)."""
 
     CODE = FarmerError.HASH_MISMATCH
+
+
+class ShardingException(StorjError):  # noqa: N818 - the 0.3.x name
+    """Splitting a file into shards failed (the 0.3.x ``storj.model.ShardingException``).
+
+    ``ShardingException(value)``: ``str()`` is ``str(value)`` and :attr:`value` keeps
+    the object given, as in 0.3.x; unlike 0.3.x it is a :class:`StorjError`, so
+    ``except StorjError`` catches it too.
+
+    :ivar value: what the raiser passed (usually a message).
+    """
+
+    def __init__(self, value: object = "") -> None:
+        super().__init__(str(value))
+        self.value = value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.value,))
+
+
+class DecryptionError(StorjError, ValueError):
+    """Data encrypted with a passphrase could not be decrypted: the passphrase is wrong
+    or the data was damaged or modified (:class:`storj.model.IdecdsaCipher`,
+    :class:`storj.model.Keyring`). Also a :class:`ValueError`."""
 
 
 class IntegrityError(StorjError):

@@ -64,6 +64,7 @@ import urllib3
 
 from storj import keys as _keys
 from storj import model
+from storj._legacy_client import LegacyClientMethods
 from storj._retry import RetryPolicy
 from storj._sessions import DeadlineSession, Expiry, request_deadline
 from storj.api import basic_auth_header, ecdsa_to_hex, hash_password, new_nonce, signing_string
@@ -87,11 +88,14 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_API_URL",
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_TIMEOUT",
     "MAX_JSON_DEPTH",
     "Client",
     "RetryPolicy",
 ]
 
+#: Seconds ``Client`` waits by default (``Client(timeout=None)``), see the class.
+DEFAULT_TIMEOUT = 60.0
 #: The Bridge used when neither ``api_url`` nor ``STORJ_BRIDGE`` says otherwise.
 DEFAULT_API_URL = "https://api.storj.io/"
 ENV_BRIDGE = "STORJ_BRIDGE"
@@ -346,22 +350,28 @@ def _deadline_seconds(timeout: float | tuple[float, float]) -> float:
     return float(sum(timeout)) if isinstance(timeout, tuple) else float(timeout)
 
 
-class Client:
+class Client(LegacyClientMethods):
     """Storj Bridge REST client.
 
     :param email: account email address (``None`` for a client that only calls public
         routes such as :meth:`user_create` or :meth:`contact_list`).
     :param password: account password in plain text; only its SHA-256 hex is kept
-        (see :attr:`password`).
+        (see :attr:`password`). With ``do_hashing=False``: the SHA-256 hex itself.
     :param api_url: Bridge URL; default ``$STORJ_BRIDGE``, else ``https://api.storj.io/``.
         A path prefix (``https://host/bridge/``) is kept in front of every route; ECDSA
         signatures cover the route path without it (what a Bridge mounted under the
         prefix sees as its request path).
-    :param timeout: seconds to wait for the Bridge on each request: for connecting, for
-        each read, **and** for the whole attempt — connect, request, headers and body
-        together — so a server that trickles its headers or its body cannot hold a call
-        longer (:class:`~storj.exception.BridgeTimeoutError`). A ``(connect, read)``
-        tuple is accepted too: then connecting waits ``connect`` s, each read ``read`` s
+    :param do_hashing: ``True`` (default): ``password`` is the plain password and is
+        hashed. ``False`` (0.3.14's option for callers that keep only the hash):
+        ``password`` already is the SHA-256 hex and is used as it is (lowercased);
+        anything but 64 hex characters raises :class:`ValueError`. Kept as
+        :attr:`do_hashing`; changing it affects later assignments to :attr:`password`.
+    :param timeout: seconds to wait for the Bridge on each request (``None``: the default,
+        :data:`DEFAULT_TIMEOUT` = 60 s): for connecting, for each read, **and** for the
+        whole attempt — connect, request, headers and body together — so a server that
+        trickles its headers or its body cannot hold a call longer
+        (:class:`~storj.exception.BridgeTimeoutError`). A ``(connect, read)`` tuple is
+        accepted too: then connecting waits ``connect`` s, each read ``read`` s
         and the whole attempt ``connect + read`` s. The total deadline is enforced by
         shutting down the socket, which needs the client's own session; with a
         ``session`` you pass in, it is checked between reads of the body only. Retries
@@ -382,6 +392,12 @@ class Client:
     :param session: a :class:`requests.Session` to use (and not close); by default the
         client creates one with a pooled :class:`~requests.adapters.HTTPAdapter` and
         closes it in :meth:`close` / on leaving a ``with`` block.
+    :param storj_bridge: 0.3.14's name of ``api_url``; giving both with different
+        values raises :class:`ValueError`.
+
+    Positional arguments follow 0.3.14, ``Client(email, password, storj_bridge,
+    do_hashing, timeout)``, which is also ``Client(email, password, api_url)``; the
+    other options are keyword-only.
 
     Differences from storj 0.1.x–0.3.x are listed in each method's docstring; in short:
     every route and body is what the Bridge expects, ECDSA authentication works,
@@ -397,20 +413,33 @@ class Client:
         email: str | None,
         password: str | None,
         api_url: str | None = None,
+        do_hashing: bool = True,
+        timeout: float | tuple[float, float] | None = None,
         *,
-        timeout: float | tuple[float, float] = 60.0,
         retries: int | RetryPolicy = 3,
         encryption_key: str | None = None,
         session: requests.Session | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        storj_bridge: str | None = None,
     ) -> None:
+        if storj_bridge is not None:
+            if api_url is not None and api_url != storj_bridge:
+                raise ValueError(
+                    f"api_url={api_url!r} and storj_bridge={storj_bridge!r} disagree; "
+                    "give one of them (storj_bridge is 0.3.14's name of api_url)"
+                )
+            api_url = storj_bridge
+        if not isinstance(do_hashing, bool):
+            raise TypeError(f"do_hashing must be True or False, not {do_hashing!r}")
+        #: 0.3.14: whether assigning :attr:`password` hashes the value (see the class).
+        self.do_hashing: bool = do_hashing
         url = api_url or os.environ.get(ENV_BRIDGE) or DEFAULT_API_URL
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"api_url must be an http:// or https:// URL, not {url!r}")
         self.api_url: str = url if url.endswith("/") else url + "/"
         self.email: str | None = email
         self.password = password  # the setter hashes it
-        self.timeout = self._check_timeout(timeout)
+        self.timeout = self._check_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
         if (
             isinstance(max_response_bytes, bool)
             or not isinstance(max_response_bytes, int)
@@ -453,7 +482,9 @@ class Client:
         """(str) – the lowercase SHA-256 hex of the password, as sent to the Bridge.
 
         Setting it stores ``storj.api.hash_password(value)`` (UTF-8, so non-ASCII
-        passwords work); the plain text is never kept. ``None`` clears it.
+        passwords work); the plain text is never kept. ``None`` clears it. With
+        :attr:`do_hashing` false the value must already be the SHA-256 hex (64 hex
+        characters, else :class:`ValueError`) and is stored lowercased.
         """
         return self._password
 
@@ -464,7 +495,15 @@ class Client:
             return
         if not isinstance(value, str):
             raise TypeError(f"password must be a str, not {type(value).__name__}")
-        self._password = hash_password(value)
+        if getattr(self, "do_hashing", True):
+            self._password = hash_password(value)
+            return
+        if len(value) != 64 or not all(c in "0123456789abcdefABCDEF" for c in value):
+            raise ValueError(
+                "with do_hashing=False the password must be its SHA-256 hex digest "
+                "(64 hexadecimal characters); pass the plain password with do_hashing=True"
+            )
+        self._password = value.lower()
 
     @property
     def private_key(self) -> ecdsa.SigningKey | None:
@@ -485,14 +524,45 @@ class Client:
 
     @property
     def public_key(self) -> ecdsa.VerifyingKey | None:
-        """The ``ecdsa.VerifyingKey`` of :attr:`private_key` (None before :meth:`authenticate`)."""
+        """The ``ecdsa.VerifyingKey`` of :attr:`private_key` (None before :meth:`authenticate`).
+
+        Assignable (0.3.x set it by hand): any form ``key_register`` accepts (key
+        object, SEC1 bytes or hex). With a :attr:`private_key` set, the value must be
+        its public key (else :class:`ValueError`; ``None`` too — assign
+        ``private_key = None`` to drop both). Without one, the key is kept for
+        :meth:`key_register` / :meth:`key_dump` and requests stay on Basic
+        authentication (signing needs the private key); ``None`` clears it.
+        """
         return self._public_key
+
+    @public_key.setter
+    def public_key(self, value: Any) -> None:
+        if value is None:
+            if self._signing_key is not None:
+                raise ValueError(
+                    "the client signs with a private key; assign private_key = None to "
+                    "remove the key pair"
+                )
+            self._public_key = self._public_key_hex = None
+            return
+        hex_key = _keys.public_key_hex(_keys.load_public_key(value))
+        if self._signing_key is not None:
+            if hex_key != self._public_key_hex:
+                raise ValueError(
+                    "this public key does not belong to the client's private key; "
+                    "assign private_key (or call authenticate()) to change keys"
+                )
+            return
+        self._public_key = ecdsa.VerifyingKey.from_string(
+            bytes.fromhex(hex_key), curve=ecdsa.SECP256k1
+        )
+        self._public_key_hex = hex_key
 
     @property
     def public_key_hex(self) -> str | None:
         """Compressed SEC1 hex (66 characters) of :attr:`public_key`: the exact string sent
         in ``x-pubkey`` and registered by ``key_register(client.public_key)``; None before
-        :meth:`authenticate`."""
+        :meth:`authenticate` (or an assignment to :attr:`public_key`)."""
         return self._public_key_hex
 
     def authenticate(self, ecdsa_private_key: Any = None) -> None:
@@ -1318,7 +1388,12 @@ class Client:
     # ------------------------------------------------------------------ frames
 
     def frame_add_shard(
-        self, shard: Any, frame_id: str, exclude: Iterable[str] | None = None
+        self,
+        shard: Any,
+        frame_id: str,
+        exclude: Iterable[str] | None = None,
+        *,
+        excludes: Iterable[str] | None = None,
     ) -> dict[str, Any]:
         """Adds a shard item to the staging frame and negotiates a storage contract.
 
@@ -1335,8 +1410,15 @@ class Client:
         :param shard: the shard (:class:`storj.model.Shard` or a mapping in wire form).
         :param frame_id: the frame unique identifier.
         :param exclude: farmers (nodeIDs) the Bridge must not choose.
+        :param excludes: 0.3.x's name of ``exclude`` (giving both raises
+            :class:`ValueError`). Differs from 0.3.x: nothing is sent when neither is
+            given (0.3.x sent ``"exclude": null``).
         :returns: the Bridge's answer as a dict (``["token"]``, ``["farmer"]["address"]``…).
         """
+        if excludes is not None:
+            if exclude is not None:
+                raise ValueError("give exclude or excludes (its 0.3.x name), not both")
+            exclude = excludes
         if isinstance(shard, Mapping):
             wire = dict(shard)
         else:

@@ -47,6 +47,11 @@ from storj.api import rmd160sha256_hex
 from storj.exception import InvalidFieldError
 from storj.merkle import Scheme
 
+# isort: split
+# 0.1.7–0.3.x names that live in other modules (see storj.keypair, storj.exception).
+from storj.exception import ShardingException
+from storj.keypair import IdecdsaCipher, KeyPair, Keyring
+
 __all__ = [
     "Bucket",
     "Contact",
@@ -55,12 +60,16 @@ __all__ = [
     "FileMirrors",
     "FilePointer",
     "Frame",
+    "IdecdsaCipher",
     "Key",
+    "KeyPair",
+    "Keyring",
     "MerkleTree",
     "Mirror",
     "Model",
     "Shard",
     "ShardManager",
+    "ShardingException",
     "Token",
     "User",
     "format_timestamp",

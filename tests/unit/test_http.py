@@ -768,8 +768,8 @@ def test_bad_arguments():
         Client(EMAIL, PASSWORD, "ftp://x")
     with pytest.raises(ValueError):
         Client(EMAIL, PASSWORD, API, timeout=0)
-    with pytest.raises(ValueError):
-        Client(EMAIL, PASSWORD, API, timeout=None)
+    # timeout=None is 0.3.14's "the default" (issue 13), no longer an error.
+    assert Client(EMAIL, PASSWORD, API, timeout=None).timeout == 60.0
     with pytest.raises(ValueError):
         Client(EMAIL, PASSWORD, API, retries=-1)
 
