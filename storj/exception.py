@@ -26,8 +26,8 @@ into these at the boundary where they happen, with the original chained as
      │    ├── SuppliedTokenNotAcceptedError
      │    └── HashMismatchError         bytes received do not hash to the shard hash
      ├── DecryptionError                wrong passphrase for an id_ecdsa / keyring file
- ├── ShardingException              a file could not be split into shards (0.3.x name)
- ├── IntegrityError                 downloaded file fails its HMAC / size check
+     ├── ShardingException              a file could not be split into shards (0.3.x name)
+     ├── IntegrityError                 downloaded file fails its HMAC / size check
      └── TransferError                  an upload or download could not complete
           ├── TransferCancelledError
           └── OverwriteError            a replacement deleted the old entry, then failed
