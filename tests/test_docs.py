@@ -56,7 +56,8 @@ MORE_MODULES = [
     "storj.sharding",
     "storj.merkle",
     "storj.keys",
-    "storj.catalog",
+    "storj.naming",
+    "storj.paging",
     "storj.transfer",
     "storj.local",
 ]

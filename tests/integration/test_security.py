@@ -22,7 +22,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from storj import api, catalog, configuration, crypto, keys, model
+from storj import api, configuration, keys, model
 from storj.exception import (
     AuthenticationError,
     BadRequestError,
@@ -60,8 +60,7 @@ class Party:
         self.private_hex = keys.private_key_hex(self.private)
         self.pubkey = keys.public_key_hex(public)
         self.client.key_register(self.pubkey)
-        key = crypto.EncryptionKey(MNEMONIC)
-        self.bucket = catalog.create_bucket(self.client, f"{label}-bucket", key).id
+        self.bucket = self.client.bucket_create(f"{label}-bucket").id
         self.data = random.Random(label).randbytes(4000)
         source = tmp / f"{label}.bin"
         source.write_bytes(self.data)
@@ -296,9 +295,8 @@ def test_stored_names_cannot_escape_a_download_directory(world, tmp_path, monkey
     network, _, _, root = world
     email, password = network.create_user()
     client = Client(email, password, api_url=network.bridge_url, encryption_key=MNEMONIC)
-    key = crypto.EncryptionKey(MNEMONIC)
-    catalog.create_bucket(client, "names", key)
-    bucket = catalog.find_bucket_id(client, "names", key)
+    client.bucket_create("names")
+    bucket = client.bucket_id_by_name("names")
     source = tmp_path / "payload.bin"
     source.write_bytes(b"payload")
     for name in ("ok.txt", "/abs.txt", "dir/../../escape.txt"):
