@@ -1151,7 +1151,7 @@ class Client:
         path = f"/buckets/{_quote(bucket_id)}"
         body = {"pubkeys": [self._key_hex(key) for key in keys]}
         data = self._request("PATCH", path, json=body, idempotent=True, expect=dict)
-        return self._wrap(model.Bucket, data, "PATCH", path)
+        return self._named_bucket(self._wrap(model.Bucket, data, "PATCH", path))
 
     def bucket_set_mirrors(
         self, bucket_id: str, file_id: str, redundancy: int

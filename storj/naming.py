@@ -62,7 +62,8 @@ def key_of(mnemonic: str | crypto.EncryptionKey | None) -> crypto.EncryptionKey 
 def looks_encrypted(stored: str) -> bool:
     """Whether ``stored`` has the shape of a libstorj encrypted name (strict base64 of
     at least 49 bytes: GCM tag, 32-byte IV and ciphertext). Plain names such as
-    ``"photos"`` or ``"a/b.txt"`` do not."""
+    ``"photos"`` or ``"a/b.txt"`` do not; a plain name of 68 or more base64 characters
+    (a multiple of 4, no space or ``.``) would, and is then marked undecryptable."""
     try:
         raw = base64.b64decode(stored, validate=True)
     except (binascii.Error, ValueError):

@@ -133,7 +133,8 @@ def rm_command(obj: CliContext, target: str, file_name: str | None, force: bool)
         _remove_file(obj, url.bucket, url.name)
         return
     bucket_id = bucket_id_for(obj, url.bucket)
-    delete_bucket(obj, bucket_id, url.bucket, force=force)
+    delete_bucket(obj, bucket_id, url.bucket, force=force,
+                  retry=f"storj rm --force {url.bucket}")
     info(obj, f"Removed bucket {url.bucket}")
 
 

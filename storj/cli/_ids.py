@@ -66,7 +66,8 @@ def add_bucket_command(obj: CliContext, name: str) -> None:
 def remove_bucket_command(obj: CliContext, bucket_id: str, force: bool) -> None:
     """Remove bucket BUCKET_ID (refused while it holds files, unless --force)."""
     bucket_id = _object_id(bucket_id, "BUCKET_ID")
-    delete_bucket(obj, bucket_id, bucket_id, force=force)
+    delete_bucket(obj, bucket_id, bucket_id, force=force,
+                  retry=f"storj remove-bucket --force {bucket_id}")
     info(obj, f"Removed bucket {bucket_id}")
 
 

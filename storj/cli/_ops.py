@@ -194,16 +194,17 @@ def bucket_id_for(obj: CliContext, bucket: str) -> str:
         ) from None
 
 
-def delete_bucket(obj: CliContext, bucket_id: str, label: str, *, force: bool) -> None:
+def delete_bucket(obj: CliContext, bucket_id: str, label: str, *, force: bool,
+                  retry: str) -> None:
     """Delete a bucket; without ``force`` one that still holds files is refused (the
-    Bridge would silently drop them)."""
+    Bridge would silently drop them). ``retry`` is the command that forces it."""
     client = obj.client()
     if not force:
         count = sum(1 for _ in client.iter_bucket_files(bucket_id))
         if count:
             raise CommandError(
                 f"bucket {label} still holds {count} file(s); remove them first or use "
-                "--force"
+                f"`{retry}`"
             )
     client.bucket_delete(bucket_id)
 

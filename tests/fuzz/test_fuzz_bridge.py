@@ -120,9 +120,9 @@ def world(tmp_path_factory):
         stored = victim.bucket_get(bucket.id)
         secrets = {
             "bucket id": bucket.id,
-            "bucket name": str(stored.name),
+            "bucket name": str(stored.stored_name),
             "file id": entry.id,
-            "file name": str(entry.filename),
+            "file name": str(entry.stored_name),
             "frame id": frame.id,
             "pubkey": victim_pubkey,
             "token": str(token["token"]),

@@ -204,6 +204,9 @@ def test_another_user_reaches_none_of_alices_resources(world):
         "file_metadata": lambda: c.file_metadata(alice.bucket, alice.file.id),
         "file_mirrors": lambda: c.file_mirrors(alice.bucket, alice.file.id),
         "file_id_by_name": lambda: c.file_id_by_name(alice.bucket, alice.file.filename),
+        "file_id_by_stored_name": lambda: c.file_id_by_stored_name(
+            alice.bucket, alice.file.stored_name
+        ),
         "bucket_set_mirrors": lambda: c.bucket_set_mirrors(alice.bucket, alice.file.id, 1),
         "bucket_entry_create": lambda: c.bucket_entry_create(alice.bucket, bob.frame, "x"),
         "frame_get": lambda: c.frame_get(alice.frame),
@@ -218,7 +221,7 @@ def test_another_user_reaches_none_of_alices_resources(world):
         with pytest.raises(BridgeError) as caught:
             attempt()
         assert isinstance(caught.value, DENIED), (what, caught.value)
-        for secret in (alice.file.filename, alice.frame, alice.pubkey):
+        for secret in (alice.file.stored_name, alice.frame, alice.pubkey):
             assert secret not in (caught.value.body or ""), (what, caught.value.body)
     # anyone may ask for a reset of Alice's password: the token goes to Alice's mailbox only
     network = world[0]
