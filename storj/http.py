@@ -344,6 +344,16 @@ def _json_excerpt(data: Any) -> str | None:
         return repr(data)[:2000]
 
 
+def _route_answered(exc: NotFoundError) -> bool:
+    """Whether a 404 came from the route itself (the Bridge's JSON ``{"error": ...}``),
+    not from a Bridge without the route (the 2016 Bridge answers ``Cannot GET …``)."""
+    try:
+        data = json.loads(exc.body or "")
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and "error" in data
+
+
 def _deadline_seconds(timeout: float | tuple[float, float]) -> float:
     """The total time one attempt may take: the timeout, or connect + read of a tuple."""
     return float(sum(timeout)) if isinstance(timeout, tuple) else float(timeout)
@@ -1014,18 +1024,25 @@ class Client:
 
         With an :attr:`encryption_key` sends ``GET /bucket-ids/{encrypted name}``
         (2018 Bridge; URL-escaped); without one, or when that answers 404, asks the
-        route with the name as given (buckets of storj 0.3.x and other keyless tools),
-        and when that answers 404 too (a 2016 Bridge has no such route) lists the
-        buckets (:meth:`bucket_list`) and compares their names.
+        route with the name as given (buckets of storj 0.3.x and other keyless tools).
+        Only when the route itself is missing (a 2016 Bridge answers ``Cannot GET``)
+        are the buckets listed (:meth:`bucket_list`) and their names compared.
 
         :raises NotFoundError: no bucket with that name.
         :raises ValueError: ``name`` is empty.
         """
         key = self._names_key()
         for stored in dict.fromkeys((naming.stored_bucket_name(key, name), name)):
-            with contextlib.suppress(NotFoundError):
+            try:
                 return self.bucket_id_by_stored_name(stored)
-        return self.find_bucket(name, lookup=False).id or ""
+            except NotFoundError as exc:
+                if not _route_answered(exc):
+                    return str(self.find_bucket(name, lookup=False).id)
+        raise NotFoundError(
+            f"no bucket named {name!r}; list your buckets with client.bucket_list() "
+            "(or `storj ls`)",
+            status_code=404,
+        )
 
     def bucket_id_by_stored_name(self, stored_name: str) -> str:
         """Id of the bucket whose name on the Bridge is ``stored_name`` (no encryption).
@@ -1285,17 +1302,24 @@ class Client:
 
         With an :attr:`encryption_key` sends ``GET /buckets/{id}/file-ids/{encrypted
         name}`` (2018 Bridge); without one, or when that answers 404, asks with the name
-        as given (files of keyless tools), and then lists the bucket's files
-        (:meth:`iter_bucket_files`; a 2016 Bridge has no such route).
+        as given (files of keyless tools). Only when the route itself is missing (2016
+        Bridge) are the bucket's files listed (:meth:`iter_bucket_files`) and compared.
 
         :raises NotFoundError: no such file (or bucket).
         :raises ValueError: ``name`` is empty.
         """
         key = self._names_key()
         for stored in dict.fromkeys((naming.stored_file_name(key, bucket_id, name), name)):
-            with contextlib.suppress(NotFoundError):
+            try:
                 return self.file_id_by_stored_name(bucket_id, stored)
-        return self.find_file(bucket_id, name, lookup=False).id or ""
+            except NotFoundError as exc:
+                if not _route_answered(exc):
+                    return str(self.find_file(bucket_id, name, lookup=False).id)
+        raise NotFoundError(
+            f"no file named {name!r} in bucket {bucket_id}; list them with "
+            "client.bucket_files(bucket_id) (or `storj ls storj://BUCKET/`)",
+            status_code=404,
+        )
 
     def file_id_by_stored_name(self, bucket_id: str, stored_name: str) -> str:
         """Id of the file whose name on the Bridge is ``stored_name`` (no encryption).

@@ -275,12 +275,27 @@ def test_bucket_id_by_name_encrypted_then_plain_route_then_listing(rsps, key):
     # a 2016 Bridge: no /bucket-ids route; found by listing and comparing plain names
     rsps.add("GET", route + urllib.parse.quote(key.encrypt_bucket_name("x"), safe=""),
              status=404, body="Cannot GET", content_type="text/html")
-    rsps.add("GET", route + "x", status=404, body="Cannot GET", content_type="text/html")
     rsps.add("GET", f"{API}/buckets", json=[
         {"id": "3" * 24, "name": key.encrypt_bucket_name("x")}])
     assert client.bucket_id_by_name("x") == "3" * 24
     with pytest.raises(NotFoundError, match="no bucket named 'nope'"):
         client.find_bucket("nope", lookup=False)
+
+
+def test_missing_name_on_a_2018_bridge_needs_no_listing(rsps, key):
+    client = keyed()
+    for stored in (key.encrypt_bucket_name("nope"), "nope"):
+        rsps.add("GET", f"{API}/bucket-ids/{urllib.parse.quote(stored, safe='')}",
+                 status=404, json={"error": "Bucket not found"})
+    with pytest.raises(NotFoundError, match="no bucket named 'nope'"):
+        client.bucket_id_by_name("nope")  # no GET /buckets: the route answered
+    assert len(rsps.calls) == 2
+    for stored in (key.encrypt_file_name(BUCKET_ID, "f"), "f"):
+        rsps.add("GET", f"{API}/buckets/{BUCKET_ID}/file-ids/{urllib.parse.quote(stored, safe='')}",
+                 status=404, json={"error": "File not found"})
+    with pytest.raises(NotFoundError, match="no file named 'f'"):
+        client.file_id_by_name(BUCKET_ID, "f")
+    assert len(rsps.calls) == 4
 
 
 def test_file_id_by_name_encrypts_and_find_file(rsps, key):
