@@ -200,11 +200,12 @@ def delete_bucket(obj: CliContext, bucket_id: str, label: str, *, force: bool,
     Bridge would silently drop them). ``retry`` is the command that forces it."""
     client = obj.client()
     if not force:
-        count = sum(1 for _ in client.iter_bucket_files(bucket_id))
-        if count:
+        page = client.bucket_files_page(bucket_id)  # one page tells "not empty"
+        if page:
+            more = "+" if len(page) >= client.file_page_limit else ""
             raise CommandError(
-                f"bucket {label} still holds {count} file(s); remove them first or use "
-                f"`{retry}`"
+                f"bucket {label} still holds {len(page)}{more} file(s); remove them first "
+                f"or use `{retry}`"
             )
     client.bucket_delete(bucket_id)
 
