@@ -955,7 +955,8 @@ class Client:
         most 2000 per request. Names are read as :meth:`iter_bucket_files` says.
         Differs from 0.3.x (plain dicts of the first page only): the records are
         :class:`storj.model.File`, which keep dict access (``f["filename"]``,
-        ``f["id"]``), and a listing is never cut short. For bounded memory iterate
+        ``f["id"]``, ``f.get(...)``, ``f.keys()``; ``f.to_json()`` is a plain ``dict``,
+        e.g. for :func:`json.dumps`), and a listing is never cut short. For bounded memory iterate
         :meth:`iter_bucket_files`; for one page, :meth:`bucket_files_page`.
 
         :param bucket_id: unique identifier.
