@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from storj import catalog, crypto, sharding  # noqa: E402
+from storj import crypto, sharding  # noqa: E402
 from storj.http import Client  # noqa: E402
 from storj.transfer import ShardLayout, TransferConfig  # noqa: E402
 
@@ -358,7 +358,7 @@ def main() -> int:
             email, password = f"bench-{uuid.uuid4().hex[:8]}@example.com", "benchmark password"
             Client(None, None, api_url=net.url).user_create(email, password)
             client = Client(email, password, api_url=net.url, encryption_key=mnemonic)
-            bucket = catalog.create_bucket(client, "bench", crypto.EncryptionKey(mnemonic))
+            bucket = client.bucket_create("bench")
             mirrors = "default" if args.mirrors is None else args.mirrors
             print(f"\nfile {size / MIB:.0f} MiB, {args.farmers} farmers (separate process, "
                   f"mirrors {mirrors}), shard_concurrency {args.concurrency}, "

@@ -21,7 +21,7 @@ import ecdsa
 
 from storj import keys as _keys
 from storj.api import ripemd160
-from storj.exception import BadRequestError, ConfigurationError, NotFoundError, StorjError
+from storj.exception import BadRequestError, ConfigurationError, NotFoundError
 
 if TYPE_CHECKING:
     from storj import model
@@ -315,7 +315,7 @@ class LegacyClientMethods:
         if file_id is None:
             return 1 if _find_by_name(self, bucket_id, name) else False
         entry = self.file_metadata(bucket_id, file_id)
-        if name in (entry.filename, _plain_name(self.encryption_key, bucket_id, entry.filename)):
+        if name in (entry.filename, entry.stored_name):
             return 1
         legacy_hash, sha256_hex = _file_digests(filepath)
         if entry.hash:
@@ -328,32 +328,11 @@ class LegacyClientMethods:
 
 
 def _find_by_name(client: _ClientCore, bucket_id: str, name: str) -> bool:
-    """Whether the bucket has an entry called ``name`` (plain, or encrypted with the
-    client's key as libstorj stores names)."""
-    candidates = [name]
-    if client.encryption_key:
-        from storj import crypto
-
-        try:
-            candidates.append(crypto.encrypt_file_name(client.encryption_key, bucket_id, name))
-        except (StorjError, ValueError):
-            pass
-    for candidate in candidates:
-        try:
-            client.file_id_by_name(bucket_id, candidate)
-        except NotFoundError:
-            continue
-        return True
-    return False
-
-
-def _plain_name(encryption_key: str | None, bucket_id: str, stored: str | None) -> str | None:
-    """The decrypted file name, or None (no key, no name, or not encrypted with it)."""
-    if not encryption_key or not stored:
-        return None
-    from storj import crypto
-
+    """Whether the bucket has an entry called ``name``: :meth:`Client.file_id_by_name`
+    tries the name as libstorj stores it (encrypted with the client's key), then as plain
+    text (0.3.x and keyless clients)."""
     try:
-        return crypto.decrypt_file_name(encryption_key, bucket_id, stored)
-    except (StorjError, ValueError):
-        return None
+        client.file_id_by_name(bucket_id, name)
+    except NotFoundError:
+        return False
+    return True

@@ -63,7 +63,7 @@ import requests.auth
 import urllib3
 
 from storj import keys as _keys
-from storj import model
+from storj import model, naming
 from storj._legacy_client import LegacyClientMethods
 from storj._retry import RetryPolicy
 from storj._sessions import DeadlineSession, Expiry, request_deadline
@@ -74,15 +74,18 @@ from storj.exception import (
     BridgeTimeoutError,
     BridgeTransportError,
     ConfigurationError,
+    NotFoundError,
     ResponseTooLargeError,
     bridge_error_for_status,
 )
 from storj.metadata import __version__
+from storj.paging import DatePager
 
 if TYPE_CHECKING:
     from types import TracebackType
     from typing import IO
 
+    from storj.crypto import EncryptionKey
     from storj.transfer import CancelToken, StorjFileReader, TransferConfig
 
 __all__ = [
@@ -345,6 +348,16 @@ def _json_excerpt(data: Any) -> str | None:
         return repr(data)[:2000]
 
 
+def _route_answered(exc: NotFoundError) -> bool:
+    """Whether a 404 came from the route itself (the Bridge's JSON ``{"error": ...}``),
+    not from a Bridge without the route (the 2016 Bridge answers ``Cannot GET …``)."""
+    try:
+        data = json.loads(exc.body or "")
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and "error" in data
+
+
 def _deadline_seconds(timeout: float | tuple[float, float]) -> float:
     """The total time one attempt may take: the timeout, or connect + read of a tuple."""
     return float(sum(timeout)) if isinstance(timeout, tuple) else float(timeout)
@@ -407,6 +420,12 @@ class Client(LegacyClientMethods):
 
     #: Logger of this class (``storj.http.Client``).
     logger = logging.getLogger(__name__ + ".Client")
+    #: The Bridge's page cap of ``GET /buckets`` (2018: 5000). Only used to tell that a
+    #: page whose buckets all share one millisecond may hide more (see
+    #: :class:`storj.paging.DatePager`); set it on a client of a Bridge with another cap.
+    bucket_page_limit: int = 5000
+    #: The Bridge's page cap of ``GET /buckets/:id/files`` (2018: 2000); see above.
+    file_page_limit: int = 2000
 
     def __init__(
         self,
@@ -964,7 +983,13 @@ class Client(LegacyClientMethods):
         201 Bucket. The Bridge accepts and ignores ``storage`` and ``transfer`` (limits are
         vestigial and always 0); they are sent when not None (0.1.x dropped a 0).
 
-        :param name: name (the bucket id is derived from your email and this name).
+        With an :attr:`encryption_key` the name is sent encrypted as libstorj does
+        (:func:`storj.naming.stored_bucket_name`), so the CLI and libstorj find the
+        bucket by the same plain name; without one it is sent as given. The returned
+        bucket's ``name`` is the plain name (``stored_name``: what the Bridge keeps).
+        Differs from 0.3.x (always plaintext), because libstorj and the CLI encrypt.
+
+        :param name: name (the bucket id is derived from your email and the stored name).
         :param storage: storage limit (in GB).
         :param transfer: transfer limit (in GB).
         :returns: bucket.
@@ -972,13 +997,14 @@ class Client(LegacyClientMethods):
         :raises ConflictError: (2018 Bridge) the name is already used; the 2016 Bridge
             answers 500 ``Name already used by another bucket`` (``BridgeServerError``).
         """
-        body: dict[str, Any] = {"name": name}
+        stored = naming.stored_bucket_name(self._names_key(), name) if name else name
+        body: dict[str, Any] = {"name": stored}
         if storage is not None:
             body["storage"] = storage
         if transfer is not None:
             body["transfer"] = transfer
         data = self._request("POST", "/buckets", json=body, expect=dict)
-        return self._wrap(model.Bucket, data, "POST", "/buckets")
+        return self._named_bucket(self._wrap(model.Bucket, data, "POST", "/buckets"))
 
     def bucket_delete(self, bucket_id: str) -> None:
         """Destroy a storage bucket.
@@ -990,28 +1016,70 @@ class Client(LegacyClientMethods):
         """
         self._request("DELETE", f"/buckets/{_quote(bucket_id)}")
 
-    def bucket_files(self, bucket_id: str) -> list[dict[str, Any]]:
+    def bucket_files(self, bucket_id: str) -> list[model.File]:
         """List all the file metadata stored in the bucket.
 
         See API buckets: ``GET /buckets/{id}/files`` → 200
-        ``[{bucket, mimetype, filename, frame, size, id, …}]``.
+        ``[{bucket, mimetype, filename, frame, size, id, …}]``, asked page after page
+        (``?startDate=``) until every entry has arrived: the 2018 Bridge returns at
+        most 2000 per request. Names are read as :meth:`iter_bucket_files` says.
+        Differs from 0.3.x (plain dicts of the first page only): the records are
+        :class:`storj.model.File`, which keep dict access (``f["filename"]``,
+        ``f["id"]``, ``f.get(...)``, ``f.keys()``; ``f.to_json()`` is a plain ``dict``,
+        e.g. for :func:`json.dumps`), and a listing is never cut short. For bounded memory iterate
+        :meth:`iter_bucket_files`; for one page, :meth:`bucket_files_page`.
 
         :param bucket_id: unique identifier.
-        :returns: the entries as plain dicts (the documented type is ``dict`` records;
-            use :meth:`file_metadata` for a :class:`storj.model.File`).
-        :rtype: (list[dict])
+        :returns: every entry of the bucket.
+        :rtype: (list[:class:`storj.model.File`])
+        :raises NotFoundError: no such bucket.
+        """
+        return list(self.iter_bucket_files(bucket_id))
+
+    def iter_bucket_files(self, bucket_id: str) -> Iterator[model.File]:
+        """Every entry of the bucket, lazily, one page in memory at a time.
+
+        Sends ``GET /buckets/{id}/files`` (the first page when called, so errors raise
+        here), then ``?startDate=`` pages as the iteration needs them
+        (:class:`storj.paging.DatePager`: entries sharing a millisecond across a page
+        boundary are neither dropped nor repeated; a 2016 Bridge's single answer is the
+        whole list). With an :attr:`encryption_key` each ``filename`` is the decrypted
+        name; see :meth:`bucket_list` for ``stored_name``, ``name_state`` and names
+        that do not decrypt.
+
+        :raises NotFoundError: no such bucket.
+        :raises BridgeResponseError: more entries than a page share one millisecond.
+        """
+        pager: DatePager[model.File] = DatePager(
+            self.file_page_limit, f"files of bucket {bucket_id}"
+        )
+        first = pager.accept(self.bucket_files_page(bucket_id))
+        return self._pages(first, pager, lambda start: self.bucket_files_page(bucket_id, start))
+
+    def bucket_files_page(
+        self, bucket_id: str, start_date: str | None = None
+    ) -> list[model.File]:
+        """One page of the bucket's entries, as the Bridge sends it.
+
+        Sends ``GET /buckets/{id}/files`` with ``?startDate=`` when given (the 2018
+        Bridge returns at most 2000 entries created strictly after it, oldest first; the
+        2016 Bridge ignores it and returns all). Names are read as in
+        :meth:`iter_bucket_files`.
+
+        :param start_date: RFC 3339 date (``"2018-01-02T03:04:05.678Z"``) or ``None``.
+        :raises NotFoundError: no such bucket.
         """
         path = f"/buckets/{_quote(bucket_id)}/files"
-        data = self._request("GET", path, expect=list)
-        if not all(isinstance(item, dict) for item in data):
-            self._shape_error("expected an array of JSON objects", "GET", path, data)
-        self._wrap_list(model.File, data, "GET", path)  # type-checks the known fields
-        return data
+        params = {"startDate": start_date} if start_date is not None else None
+        data = self._request("GET", path, params=params, expect=list)
+        entries = self._wrap_list(model.File, data, "GET", path)
+        return [self._named_file(bucket_id, entry) for entry in entries]
 
     def bucket_get(self, bucket_id: str) -> model.Bucket:
         """Return the bucket object.
 
-        See API buckets: ``GET /buckets/{id}`` → 200 Bucket.
+        See API buckets: ``GET /buckets/{id}`` → 200 Bucket. The name is read as in
+        :meth:`bucket_list`.
 
         :param bucket_id: bucket unique identifier.
         :returns: bucket.
@@ -1019,35 +1087,138 @@ class Client(LegacyClientMethods):
         :raises NotFoundError: no such bucket (0.1.x documented ``None`` but raised too).
         """
         path = f"/buckets/{_quote(bucket_id)}"
-        return self._wrap(model.Bucket, self._request("GET", path, expect=dict), "GET", path)
+        data = self._request("GET", path, expect=dict)
+        return self._named_bucket(self._wrap(model.Bucket, data, "GET", path))
 
     def bucket_id_by_name(self, name: str) -> str:
-        """Id of your bucket called ``name`` (2018 Bridge).
+        """Id of your bucket called ``name`` (its plain name).
 
-        See ``GET /bucket-ids/{name}`` → 200 ``{"id"}``; the name is URL-escaped.
+        With an :attr:`encryption_key` sends ``GET /bucket-ids/{encrypted name}``
+        (2018 Bridge; URL-escaped); without one, or when that answers 404, asks the
+        route with the name as given (buckets of storj 0.3.x and other keyless tools).
+        Only when the route itself is missing (a 2016 Bridge answers ``Cannot GET``)
+        are the buckets listed (:meth:`bucket_list`) and their names compared.
 
         :raises NotFoundError: no bucket with that name.
+        :raises ValueError: ``name`` is empty.
         """
-        path = f"/bucket-ids/{urllib.parse.quote(name, safe='')}"
+        key = self._names_key()
+        for stored in dict.fromkeys((naming.stored_bucket_name(key, name), name)):
+            try:
+                return self.bucket_id_by_stored_name(stored)
+            except NotFoundError as exc:
+                if not _route_answered(exc):
+                    return str(self.find_bucket(name, lookup=False).id)
+        raise NotFoundError(
+            f"no bucket named {name!r}; list your buckets with client.bucket_list() "
+            "(or `storj ls`)",
+            status_code=404,
+        )
+
+    def bucket_id_by_stored_name(self, stored_name: str) -> str:
+        """Id of the bucket whose name on the Bridge is ``stored_name`` (no encryption).
+
+        See ``GET /bucket-ids/{name}`` → 200 ``{"id"}`` (2018 Bridge); the name is
+        URL-escaped.
+
+        :raises NotFoundError: no bucket with that stored name.
+        """
+        path = f"/bucket-ids/{urllib.parse.quote(stored_name, safe='')}"
         data = self._request("GET", path, expect=dict)
         if not isinstance(data.get("id"), str):
             self._shape_error("no string 'id' field", "GET", path, data)
         return data["id"]
 
+    def find_bucket(self, name: str, *, lookup: bool = True) -> model.Bucket:
+        """Your bucket called ``name`` (its plain name), as :meth:`bucket_get` returns it.
+
+        Resolves the id with :meth:`bucket_id_by_name` and sends ``GET /buckets/{id}``;
+        with ``lookup=False`` only lists the buckets and compares names.
+
+        :raises NotFoundError: no bucket with that name.
+        """
+        if lookup:
+            return self.bucket_get(self.bucket_id_by_name(name))
+        for bucket in self.bucket_list():
+            if bucket.name == name and bucket.name_state != "undecryptable":
+                return bucket
+        raise NotFoundError(
+            f"no bucket named {name!r}; list your buckets with client.bucket_list() "
+            "(or `storj ls`)",
+            status_code=404,
+        )
+
     def bucket_list(self) -> Iterator[model.Bucket]:
         """List all of the buckets belonging to the user.
 
-        See API buckets: ``GET /buckets`` → 200 ``[Bucket…]``.
+        See API buckets: ``GET /buckets`` → 200 ``[Bucket…]``, asked page after page
+        (``?startDate=``, :class:`storj.paging.DatePager`) as the iteration goes: the
+        2018 Bridge returns at most 5000 per request. The first page is fetched when
+        this method is called (0.1.x fetched on the first ``next()``, so errors
+        surfaced far from the call); only one page is held in memory. For one page,
+        :meth:`bucket_list_page`.
 
-        The list is fetched when this method is called (0.1.x fetched on the first
-        ``next()``, so errors surfaced far from the call); an iterator over the result
-        is returned, as documented.
+        Names: with an :attr:`encryption_key` each ``name`` is the decrypted name
+        (``name_state == "decrypted"``); a name that is not libstorj ciphertext (storj
+        0.3.x, keyless tools) is kept as it is (``"plaintext"``); ciphertext this key
+        cannot decrypt keeps its stored form with ``name_state == "undecryptable"``
+        (``decrypted`` is false; never show it as a name, see
+        :func:`storj.naming.display_name`). ``stored_name`` is always the Bridge's form.
 
         :returns: buckets.
         :rtype: (generator[:class:`storj.model.Bucket`])
+        :raises BridgeResponseError: more buckets than a page share one millisecond.
         """
-        data = self._request("GET", "/buckets", expect=list)
-        return iter(self._wrap_list(model.Bucket, data, "GET", "/buckets"))
+        pager: DatePager[model.Bucket] = DatePager(self.bucket_page_limit, "buckets")
+        first = pager.accept(self.bucket_list_page())
+        return self._pages(first, pager, self.bucket_list_page)
+
+    def bucket_list_page(self, start_date: str | None = None) -> list[model.Bucket]:
+        """One page of your buckets, as the Bridge sends it.
+
+        Sends ``GET /buckets`` with ``?startDate=`` when given (2018 Bridge: at most 5000
+        buckets created strictly after it, oldest first; the 2016 Bridge ignores it).
+        Names are read as in :meth:`bucket_list`.
+
+        :param start_date: RFC 3339 date (``"2018-01-02T03:04:05.678Z"``) or ``None``.
+        """
+        params = {"startDate": start_date} if start_date is not None else None
+        data = self._request("GET", "/buckets", params=params, expect=list)
+        buckets = self._wrap_list(model.Bucket, data, "GET", "/buckets")
+        return [self._named_bucket(bucket) for bucket in buckets]
+
+    @staticmethod
+    def _pages(
+        first: list[M], pager: DatePager[Any], fetch: Callable[[str | None], list[M]]
+    ) -> Iterator[M]:
+        """Yield ``first``, then the new entries of each further page until ``pager`` is done."""
+        yield from first
+        while not pager.done:
+            yield from pager.accept(fetch(pager.start_date))
+
+    def _names_key(self) -> EncryptionKey | None:
+        """The key names are encrypted with (from :attr:`encryption_key`), computed once
+        per mnemonic; ``None`` without a key."""
+        mnemonic = self.encryption_key
+        cached = self.__dict__.get("_names_key_cache")
+        if cached is None or cached[0] != mnemonic:
+            cached = (mnemonic, naming.key_of(mnemonic))
+            self.__dict__["_names_key_cache"] = cached
+        return cached[1]
+
+    def _named_bucket(self, bucket: model.Bucket) -> model.Bucket:
+        """Set ``name`` (plain), ``stored_name`` and ``name_state`` of a Bridge record."""
+        stored = bucket.name or ""
+        name, bucket.name_state = naming.read_bucket_name(self._names_key(), stored)
+        bucket.stored_name, bucket.name = stored, name
+        return bucket
+
+    def _named_file(self, bucket_id: str, entry: model.File) -> model.File:
+        """Set ``filename`` (plain), ``stored_name`` and ``name_state`` of an entry."""
+        stored = entry.filename or ""
+        name, entry.name_state = naming.read_file_name(self._names_key(), bucket_id, stored)
+        entry.stored_name, entry.filename = stored, name
+        return entry
 
     def bucket_set_keys(
         self, bucket_id: str, bucket_name: str | None, keys: Iterable[Any]
@@ -1068,7 +1239,7 @@ class Client(LegacyClientMethods):
         path = f"/buckets/{_quote(bucket_id)}"
         body = {"pubkeys": [self._key_hex(key) for key in keys]}
         data = self._request("PATCH", path, json=body, idempotent=True, expect=dict)
-        return self._wrap(model.Bucket, data, "PATCH", path)
+        return self._named_bucket(self._wrap(model.Bucket, data, "PATCH", path))
 
     def bucket_set_mirrors(
         self, bucket_id: str, file_id: str, redundancy: int
@@ -1171,6 +1342,10 @@ class Client(LegacyClientMethods):
         second entry with the same name, so a retry after a lost answer would look like
         a failure.
 
+        ``filename`` is sent as given: the transfer engine passes the stored (with a
+        key, encrypted) name; the returned record's ``filename`` is read as in
+        :meth:`iter_bucket_files`.
+
         :param index: 64 hex, the file's key index (libstorj, 2018).
         :param hmac: ``{"type": "sha512", "value": hex}``.
         :param erasure: ``{"type": "reedsolomon"}`` when parity shards exist.
@@ -1191,26 +1366,73 @@ class Client(LegacyClientMethods):
             body["overwrite"] = True
         path = f"/buckets/{_quote(bucket_id)}/files"
         data = self._request("POST", path, json=body, expect=dict)
-        return self._wrap(model.File, data, "POST", path)
+        return self._named_file(bucket_id, self._wrap(model.File, data, "POST", path))
 
     def file_id_by_name(self, bucket_id: str, name: str) -> str:
-        """Id of the file called ``name`` in the bucket (2018 Bridge).
+        """Id of the file called ``name`` (its plain name) in the bucket.
 
-        See ``GET /buckets/{id}/file-ids/{name}`` → 200 ``{"id"}``.
+        With an :attr:`encryption_key` sends ``GET /buckets/{id}/file-ids/{encrypted
+        name}`` (2018 Bridge); without one, or when that answers 404, asks with the name
+        as given (files of keyless tools). Only when the route itself is missing (2016
+        Bridge) are the bucket's files listed (:meth:`iter_bucket_files`) and compared.
+
+        :raises NotFoundError: no such file (or bucket).
+        :raises ValueError: ``name`` is empty.
+        """
+        key = self._names_key()
+        for stored in dict.fromkeys((naming.stored_file_name(key, bucket_id, name), name)):
+            try:
+                return self.file_id_by_stored_name(bucket_id, stored)
+            except NotFoundError as exc:
+                if not _route_answered(exc):
+                    return str(self.find_file(bucket_id, name, lookup=False).id)
+        raise NotFoundError(
+            f"no file named {name!r} in bucket {bucket_id}; list them with "
+            "client.bucket_files(bucket_id) (or `storj ls storj://BUCKET/`)",
+            status_code=404,
+        )
+
+    def file_id_by_stored_name(self, bucket_id: str, stored_name: str) -> str:
+        """Id of the file whose name on the Bridge is ``stored_name`` (no encryption).
+
+        See ``GET /buckets/{id}/file-ids/{name}`` → 200 ``{"id"}`` (2018 Bridge).
 
         :raises NotFoundError: no such file.
         """
-        path = f"/buckets/{_quote(bucket_id)}/file-ids/{urllib.parse.quote(name, safe='')}"
+        quoted = urllib.parse.quote(stored_name, safe="")
+        path = f"/buckets/{_quote(bucket_id)}/file-ids/{quoted}"
         data = self._request("GET", path, expect=dict)
         if not isinstance(data.get("id"), str):
             self._shape_error("no string 'id' field", "GET", path, data)
         return data["id"]
 
+    def find_file(self, bucket_id: str, name: str, *, lookup: bool = True) -> model.File:
+        """The file called ``name`` (its plain name) in the bucket, as
+        :meth:`file_metadata` returns it.
+
+        Resolves the id with :meth:`file_id_by_name`, then sends
+        ``GET /buckets/{id}/files/{file_id}/info``; with ``lookup=False`` only lists
+        the bucket's files and compares names.
+
+        :raises NotFoundError: no such file (or bucket).
+        """
+        if lookup:
+            return self.file_metadata(bucket_id, self.file_id_by_name(bucket_id, name))
+        for entry in self.iter_bucket_files(bucket_id):
+            if entry.filename == name and entry.name_state != "undecryptable":
+                return entry
+        raise NotFoundError(
+            f"no file named {name!r} in bucket {bucket_id}; list them with "
+            "client.bucket_files(bucket_id) (or `storj ls storj://BUCKET/`)",
+            status_code=404,
+        )
+
     def file_metadata(self, bucket_id: str, file_id: str) -> model.File:
         """Get file metadata.
 
         See API buckets: ``GET /buckets/{id}/files/{file_id}/info`` → 200
-        ``{bucket, mimetype, filename, frame, size, id, …}``.
+        ``{bucket, mimetype, filename, frame, size, id, …}``. ``filename`` is read as in
+        :meth:`iter_bucket_files` (plain with a key; ``stored_name`` as sent).
 
         :param bucket_id: bucket unique identifier.
         :param file_id: file unique identifier.
@@ -1218,7 +1440,8 @@ class Client(LegacyClientMethods):
         :rtype: (:class:`storj.model.File`)
         """
         path = f"/buckets/{_quote(bucket_id)}/files/{_quote(file_id)}/info"
-        return self._wrap(model.File, self._request("GET", path, expect=dict), "GET", path)
+        entry = self._wrap(model.File, self._request("GET", path, expect=dict), "GET", path)
+        return self._named_file(bucket_id, entry)
 
     def file_mirrors(self, bucket_id: str, file_id: str) -> list[model.FileMirrors]:
         """Mirrors of each shard of a file.

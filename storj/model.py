@@ -502,6 +502,16 @@ class Bucket(Model):
     pubkeys: list[str] | None
     publicPermissions: list[str] | None
     encryptionKey: str | None
+    #: The name as stored on the Bridge (libstorj: encrypted); set by :class:`storj.http.Client`.
+    stored_name: str | None = None
+    #: How the name was read: ``"decrypted"``, ``"plaintext"`` or ``"undecryptable"``
+    #: (:data:`storj.naming.NameState`); ``None`` for a record not read by a client.
+    name_state: str | None = None
+
+    @property
+    def decrypted(self) -> bool:
+        """Whether the name was decrypted with the client's encryption key."""
+        return self.name_state == "decrypted"
 
     def __init__(
         self,
@@ -729,6 +739,16 @@ class File(Model):
     erasure: dict[str, Any] | None
     index: str | None
     shard_manager: ShardManager | None
+    #: The name as stored on the Bridge (libstorj: encrypted); set by :class:`storj.http.Client`.
+    stored_name: str | None = None
+    #: How the name was read: ``"decrypted"``, ``"plaintext"`` or ``"undecryptable"``
+    #: (:data:`storj.naming.NameState`); ``None`` for a record not read by a client.
+    name_state: str | None = None
+
+    @property
+    def decrypted(self) -> bool:
+        """Whether the name was decrypted with the client's encryption key."""
+        return self.name_state == "decrypted"
 
     def __init__(
         self,

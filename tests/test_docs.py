@@ -56,7 +56,8 @@ MORE_MODULES = [
     "storj.sharding",
     "storj.merkle",
     "storj.keys",
-    "storj.catalog",
+    "storj.naming",
+    "storj.paging",
     "storj.transfer",
     "storj.local",
 ]
@@ -418,7 +419,7 @@ def _readme_python_block() -> str:
     return "\n".join(lines)
 
 
-def test_readme_usage_example_runs(tmp_path, monkeypatch):
+def test_readme_usage_example_runs(tmp_path, monkeypatch, capsys):
     """The README's Python example uploads and downloads a file byte for byte."""
     code = _readme_python_block().replace('"/tmp/storj-net"', repr(str(tmp_path / "net")))
     assert "tmp_path" not in code and str(tmp_path) in code, "the example's data dir moved"
@@ -427,6 +428,7 @@ def test_readme_usage_example_runs(tmp_path, monkeypatch):
     (tmp_path / "holiday.jpg").write_bytes(original)
     exec(compile(code, "README.rst", "exec"), {"__name__": "readme_example"})  # noqa: S102
     assert (tmp_path / "holiday-copy.jpg").read_bytes() == original
+    assert "['holiday.jpg']" in capsys.readouterr().out  # listed by its plain name
 
 
 def test_readme_is_valid_restructuredtext():

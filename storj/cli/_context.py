@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -29,6 +29,9 @@ from storj.cli._embedded import EmbeddedNetwork, resolve_data_dir
 from storj.cli._output import CommandError
 from storj.cli._progress import bars_enabled
 from storj.exception import ConfigurationError, EncryptionKeyError
+
+if TYPE_CHECKING:
+    from storj.http import Client
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +257,7 @@ class CliContext:
             ctx.call_on_close(client.close)
         return client
 
-    def client(self) -> Any:
+    def client(self) -> Client:
         """The :class:`storj.http.Client` for these settings (built once)."""
         if self._client is None:
             from storj.http import Client

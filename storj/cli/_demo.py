@@ -16,7 +16,6 @@ from pathlib import Path
 
 import click
 
-from storj import catalog
 from storj.cli._context import CliContext, pass_cli
 from storj.cli._ops import download_one, rate, upload_one
 from storj.cli._output import human_size
@@ -83,7 +82,7 @@ def _size_option(_ctx: click.Context, _param: click.Parameter, value: str) -> in
 def demo_command(obj: CliContext, size: int, keep: bool) -> None:
     """Upload a random file, download it and check that the bytes match."""
     client = obj.client()  # starts the embedded network when no Bridge is configured
-    key = obj.encryption_key()
+    obj.encryption_key()  # the demo stores names and data encrypted: the key is needed
     settings = obj.settings()
     if settings.sources.get("bridge") == "embedded":
         network = f"embedded local network at {settings.bridge} (data in {obj.data_dir})"
@@ -95,18 +94,19 @@ def demo_command(obj: CliContext, size: int, keep: bool) -> None:
         source = Path(tmp) / file_name
         target = Path(tmp) / "downloaded.bin"
         sent = write_random_file(source, size)
-        bucket = catalog.create_bucket(client, bucket_name, key)
+        bucket = client.bucket_create(bucket_name)
+        bucket_id = str(bucket.id)
         try:
-            up = upload_one(obj, bucket.id, source, file_name, force=False,
+            up = upload_one(obj, bucket_id, source, file_name, force=False,
                             label=f"storj://{bucket_name}/{file_name}")
-            file_id = up.file_id or catalog.find_file_id(client, bucket.id, file_name, key)
-            down = download_one(obj, bucket.id, file_id, target, force=False,
+            file_id = up.file_id or client.file_id_by_name(bucket_id, file_name)
+            down = download_one(obj, bucket_id, file_id, target, force=False,
                                 label=f"storj://{bucket_name}/{file_name}")
             received = sha256_file(target)
             received_size = target.stat().st_size
         finally:
             if not keep:
-                catalog.delete_bucket(client, bucket.id, force=True)
+                client.bucket_delete(bucket_id)
     lines = [
         f"Network:          {network}",
         f"Bucket:           {bucket_name} (id {bucket.id})"

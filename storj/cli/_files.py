@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
-from storj import catalog
 from storj.cli._context import CliContext, pass_cli
 from storj.cli._ops import (
     bucket_id_for,
+    delete_bucket,
     download_one,
     info,
+    plain_name,
     print_buckets,
     print_files,
     print_mirrors,
@@ -60,22 +61,25 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (
 def ls_command(obj: CliContext, target: str | None, as_json: bool) -> None:
     """List buckets, or the files of a bucket (optionally those under PREFIX/)."""
     client = obj.client()
-    key = obj.encryption_key(required=False)
     if target is None:
-        print_buckets(catalog.list_buckets(client, key), as_json)
+        print_buckets(client.bucket_list(), as_json)
         return
     url = bucket_or_url(target)
     bucket_id = bucket_id_for(obj, url.bucket)
-    files = catalog.list_files(client, bucket_id, key)
-    if url.name:
-        if url.is_prefix:
-            files = [f for f in files if f.name.startswith(url.name)]
-        else:
-            files = [f for f in files if f.name == url.name]
-            if not files:
-                raise CommandError(f"{url} does not exist; list the bucket with `storj ls "
-                                   f"storj://{url.bucket}/`")
-    print_files(files, as_json)
+    if url.name and not url.is_prefix:
+        try:
+            one = client.find_file(bucket_id, url.name)
+        except NotFoundError:
+            raise CommandError(f"{url} does not exist; list the bucket with `storj ls "
+                               f"storj://{url.bucket}/`") from None
+        print_files([one], as_json)
+        return
+    prefix = url.name
+    print_files(
+        (f for f in client.iter_bucket_files(bucket_id)
+         if (plain_name(f) or "\0").startswith(prefix)),
+        as_json,
+    )
 
 
 @click.command("mkbkt")
@@ -85,7 +89,8 @@ def mkbkt_command(obj: CliContext, name: str) -> None:
     """Create a bucket called NAME (the name is stored encrypted, like libstorj)."""
     if "/" in name or is_storj_url(name):
         raise click.BadParameter("a bucket name cannot contain '/'", param_hint="NAME")
-    bucket = catalog.create_bucket(obj.client(), name, obj.encryption_key())
+    obj.encryption_key()  # names are stored encrypted, like libstorj: the key is needed
+    bucket = obj.client().bucket_create(name)
     info(obj, f"Created bucket {name} (id {bucket.id})")
 
 
@@ -93,7 +98,7 @@ def _remove_file(obj: CliContext, bucket: str, name: str) -> None:
     client = obj.client()
     bucket_id = bucket_id_for(obj, bucket)
     try:
-        file_id = catalog.find_file_id(client, bucket_id, name, obj.encryption_key(required=False))
+        file_id = client.file_id_by_name(bucket_id, name)
     except NotFoundError:
         raise CommandError(
             f"storj://{bucket}/{name} does not exist; list the bucket with `storj ls "
@@ -128,13 +133,8 @@ def rm_command(obj: CliContext, target: str, file_name: str | None, force: bool)
         _remove_file(obj, url.bucket, url.name)
         return
     bucket_id = bucket_id_for(obj, url.bucket)
-    try:
-        catalog.delete_bucket(obj.client(), bucket_id, force=force)
-    except catalog.BucketNotEmptyError as exc:
-        raise CommandError(
-            f"bucket {url.bucket} still holds {exc.file_count} file(s); remove them first "
-            f"or use `storj rm --force {url.bucket}`"
-        ) from None
+    delete_bucket(obj, bucket_id, url.bucket, force=force,
+                  retry=f"storj rm --force {url.bucket}")
     info(obj, f"Removed bucket {url.bucket}")
 
 
@@ -150,9 +150,7 @@ def lm_command(obj: CliContext, target: str, as_json: bool) -> None:
     client = obj.client()
     bucket_id = bucket_id_for(obj, url.bucket)
     try:
-        file_id = catalog.find_file_id(
-            client, bucket_id, url.name, obj.encryption_key(required=False)
-        )
+        file_id = client.file_id_by_name(bucket_id, url.name)
     except NotFoundError:
         raise CommandError(f"{url} does not exist") from None
     print_mirrors(client.file_mirrors(bucket_id, file_id), as_json)
@@ -198,10 +196,11 @@ def _upload(obj: CliContext, sources: tuple[str, ...], url: StorjUrl, recursive:
         names = [remote_name_for(url, name, single=single) for _, name in files]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="DESTINATION") from None
+    obj.encryption_key()  # uploads need the key: fail before anything is sent
     try:
-        bucket_id = catalog.find_bucket_id(obj.client(), url.bucket, obj.encryption_key())
+        bucket_id = obj.client().bucket_id_by_name(url.bucket)
     except NotFoundError:  # like rclone: copying into a new bucket creates it
-        bucket_id = catalog.create_bucket(obj.client(), url.bucket, obj.encryption_key()).id
+        bucket_id = str(obj.client().bucket_create(url.bucket).id)
         info(obj, f"Created bucket {url.bucket}")
     for (path, _), name in zip(files, names, strict=True):
         label = f"storj://{url.bucket}/{name}"
@@ -212,12 +211,11 @@ def _upload(obj: CliContext, sources: tuple[str, ...], url: StorjUrl, recursive:
 def _download(obj: CliContext, url: StorjUrl, destination: str, recursive: bool,
               force: bool) -> None:
     client = obj.client()
-    key = obj.encryption_key(required=False)
     bucket_id = bucket_id_for(obj, url.bucket)
     dest = Path(destination)
     if not url.is_prefix:
         try:
-            file_id = catalog.find_file_id(client, bucket_id, url.name, key)
+            file_id = client.file_id_by_name(bucket_id, url.name)
         except NotFoundError:
             raise CommandError(
                 f"{url} does not exist; list the bucket with `storj ls storj://{url.bucket}/`"
@@ -231,11 +229,14 @@ def _download(obj: CliContext, url: StorjUrl, destination: str, recursive: bool,
         raise click.UsageError(f"{url} names a bucket or folder; use -r to copy all its files")
     if dest.exists() and not dest.is_dir():
         raise click.BadParameter(f"{destination} is not a directory", param_hint="DESTINATION")
-    entries = [f for f in catalog.list_files(client, bucket_id, key) if f.name.startswith(url.name)]
+    entries = [
+        (f, name) for f in client.iter_bucket_files(bucket_id)
+        if (name := plain_name(f)) is not None and name.startswith(url.name)
+    ]
     plan = []
-    for entry in entries:
+    for entry, name in entries:
         try:
-            rel = safe_relative_path(strip_prefix(entry.name, url.name))
+            rel = safe_relative_path(strip_prefix(name, url.name))
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         plan.append((entry, dest.joinpath(*rel.parts)))
@@ -245,7 +246,7 @@ def _download(obj: CliContext, url: StorjUrl, destination: str, recursive: bool,
                 raise CommandError(f"{target} already exists; use --force to overwrite it")
     for entry, target in plan:
         label = f"storj://{url.bucket}/{entry.name}"
-        done = download_one(obj, bucket_id, entry.id, target, force=force, label=label)
+        done = download_one(obj, bucket_id, str(entry.id), target, force=force, label=label)
         info(obj, f"{label} -> {target} ({human_size(done.size)})")
     if not plan:
         info(obj, f"No files under {url}")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from storj import catalog
 from storj.api import is_object_id
 from storj.cli._context import CliContext, pass_cli
 from storj.cli._ops import (
     bucket_id_for,
+    delete_bucket,
     download_one,
     info,
     print_buckets,
@@ -36,7 +37,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (
 @pass_cli
 def list_buckets_command(obj: CliContext, as_json: bool) -> None:
     """List your buckets (id, creation time, decrypted name)."""
-    print_buckets(catalog.list_buckets(obj.client(), obj.encryption_key(required=False)), as_json)
+    print_buckets(obj.client().bucket_list(), as_json)
 
 
 @click.command("list-files")
@@ -46,8 +47,7 @@ def list_buckets_command(obj: CliContext, as_json: bool) -> None:
 def list_files_command(obj: CliContext, bucket_id: str, as_json: bool) -> None:
     """List the files of bucket BUCKET_ID."""
     bucket_id = _object_id(bucket_id, "BUCKET_ID")
-    files = catalog.list_files(obj.client(), bucket_id, obj.encryption_key(required=False))
-    print_files(files, as_json)
+    print_files(obj.client().iter_bucket_files(bucket_id), as_json)
 
 
 @click.command("add-bucket")
@@ -55,8 +55,8 @@ def list_files_command(obj: CliContext, bucket_id: str, as_json: bool) -> None:
 @pass_cli
 def add_bucket_command(obj: CliContext, name: str) -> None:
     """Create a bucket called NAME and print its id."""
-    bucket = catalog.create_bucket(obj.client(), name, obj.encryption_key())
-    click.echo(bucket.id)
+    obj.encryption_key()  # names are stored encrypted, like libstorj: the key is needed
+    click.echo(obj.client().bucket_create(name).id)
 
 
 @click.command("remove-bucket")
@@ -66,7 +66,8 @@ def add_bucket_command(obj: CliContext, name: str) -> None:
 def remove_bucket_command(obj: CliContext, bucket_id: str, force: bool) -> None:
     """Remove bucket BUCKET_ID (refused while it holds files, unless --force)."""
     bucket_id = _object_id(bucket_id, "BUCKET_ID")
-    catalog.delete_bucket(obj.client(), bucket_id, force=force)
+    delete_bucket(obj, bucket_id, bucket_id, force=force,
+                  retry=f"storj remove-bucket --force {bucket_id}")
     info(obj, f"Removed bucket {bucket_id}")
 
 
@@ -140,7 +141,7 @@ def get_bucket_id_command(obj: CliContext, name: str) -> None:
 def get_info_command(obj: CliContext, as_json: bool) -> None:
     """Show the Bridge's name, version and URL."""
     data = obj.client().get_info()
-    about = data.get("info") if isinstance(data.get("info"), dict) else {}
+    about: dict[str, Any] = data["info"] if isinstance(data.get("info"), dict) else {}
     summary = {
         "title": about.get("title"),
         "description": about.get("description"),

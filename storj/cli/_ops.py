@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from storj import catalog
-from storj.catalog import NamedBucket, NamedFile
 from storj.cli._context import CliContext
 from storj.cli._output import (
     CommandError,
+    dumps,
     echo_json,
     format_time,
     human_size,
@@ -24,6 +24,8 @@ from storj.cli._output import (
 from storj.cli._progress import ProgressBar
 from storj.cli._transfers import download, upload
 from storj.exception import NotFoundError
+from storj.model import Bucket, File
+from storj.naming import display_name
 
 
 def info(obj: CliContext, message: str) -> None:
@@ -35,20 +37,93 @@ def info(obj: CliContext, message: str) -> None:
 # -- listings -----------------------------------------------------------------------------
 
 
-def print_buckets(buckets: Sequence[NamedBucket], as_json: bool) -> None:
-    if as_json:
-        echo_json([b.to_json() for b in buckets])
-        return
-    rows = [(b.id, format_time(b.created), b.name) for b in buckets]
-    click.echo(table(rows, ("ID", "CREATED", "NAME")))
+#: Rows formatted at once; a listing is printed page by page with these column widths
+#: as minimums, so memory stays bounded however many entries a bucket holds.
+_CHUNK = 500
+_BUCKET_WIDTHS = (24, 19)
+_FILE_WIDTHS = (24, 10, 24)
 
 
-def print_files(files: Sequence[NamedFile], as_json: bool) -> None:
+def _iso(value: Any) -> str | None:
+    return None if value is None else str(json_default(value))
+
+
+def plain_name(record: Bucket | File) -> str | None:
+    """The record's name, or ``None`` when it could not be decrypted (never a name)."""
+    name = record.name if isinstance(record, Bucket) else record.filename
+    return None if record.name_state == "undecryptable" else name
+
+
+def bucket_json(bucket: Bucket) -> dict[str, Any]:
+    """Stable JSON of a bucket: ``{"id", "name", "decrypted", "name_state",
+    "stored_name", "created"}``; ``name`` is ``null`` when it could not be decrypted."""
+    return {
+        "id": bucket.id,
+        "name": plain_name(bucket),
+        "decrypted": bucket.decrypted,
+        "name_state": bucket.name_state,
+        "stored_name": bucket.stored_name,
+        "created": _iso(bucket.created),
+    }
+
+
+def file_json(entry: File) -> dict[str, Any]:
+    """Stable JSON of a file: ``{"id", "bucket", "name", "decrypted", "name_state",
+    "stored_name", "size", "mimetype", "created"}`` (``name`` as in :func:`bucket_json`)."""
+    return {
+        "id": entry.id,
+        "bucket": entry.bucket,
+        "name": plain_name(entry),
+        "decrypted": entry.decrypted,
+        "name_state": entry.name_state,
+        "stored_name": entry.stored_name,
+        "size": entry.size,
+        "mimetype": entry.mimetype,
+        "created": _iso(entry.created),
+    }
+
+
+def _stream_json(items: Iterable[dict[str, Any]]) -> None:
+    """Print a JSON array item by item (the same text as ``echo_json(list(items))``)."""
+    first = True
+    for item in items:
+        body = "\n".join("  " + line for line in dumps(item).splitlines())
+        click.echo(("[\n" if first else ",\n") + body, nl=False)
+        first = False
+    click.echo("[]" if first else "\n]")
+
+
+def _stream_table(rows: Iterable[Sequence[Any]], headers: Sequence[str],
+                  widths: Sequence[int]) -> None:
+    """Print a table chunk by chunk; every column but the last is at least ``widths``."""
+    pad = [str(" " * w) for w in widths] + [""]
+    click.echo(table([pad], headers).split("\n", 1)[0])
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, _CHUNK)):
+        lines = table([pad, *chunk], headers).split("\n")[2:]
+        if lines:
+            click.echo("\n".join(lines))
+
+
+def print_buckets(buckets: Iterable[Bucket], as_json: bool) -> None:
+    """Print buckets as they arrive (a table, or a JSON array with ``--json``)."""
     if as_json:
-        echo_json([f.to_json() for f in files])
+        _stream_json(bucket_json(b) for b in buckets)
         return
-    rows = [(f.id, human_size(f.size), f.mimetype or "-", f.name) for f in files]
-    click.echo(table(rows, ("ID", "SIZE", "TYPE", "NAME")))
+    rows = ((b.id, format_time(b.created), display_name(b.name, b.name_state)) for b in buckets)
+    _stream_table(rows, ("ID", "CREATED", "NAME"), _BUCKET_WIDTHS)
+
+
+def print_files(files: Iterable[File], as_json: bool) -> None:
+    """Print files as they arrive; a name that did not decrypt shows as ``[encrypted] …``."""
+    if as_json:
+        _stream_json(file_json(f) for f in files)
+        return
+    rows = (
+        (f.id, human_size(f.size), f.mimetype or "-", display_name(f.filename, f.name_state))
+        for f in files
+    )
+    _stream_table(rows, ("ID", "SIZE", "TYPE", "NAME"), _FILE_WIDTHS)
 
 
 def _get(record: Any, name: str) -> Any:
@@ -110,14 +185,29 @@ def print_mirrors(mirrors: Sequence[Any], as_json: bool) -> None:
 
 def bucket_id_for(obj: CliContext, bucket: str) -> str:
     """The id of the bucket named ``bucket`` (its decrypted or plaintext name)."""
-    client = obj.client()
     try:
-        return catalog.find_bucket_id(client, bucket, obj.encryption_key(required=False))
+        return str(obj.client().bucket_id_by_name(bucket))
     except NotFoundError:
         raise CommandError(
             f"no bucket named {bucket!r}; list your buckets with `storj ls` "
             f"or create it with `storj mkbkt {bucket}`"
         ) from None
+
+
+def delete_bucket(obj: CliContext, bucket_id: str, label: str, *, force: bool,
+                  retry: str) -> None:
+    """Delete a bucket; without ``force`` one that still holds files is refused (the
+    Bridge would silently drop them). ``retry`` is the command that forces it."""
+    client = obj.client()
+    if not force:
+        page = client.bucket_files_page(bucket_id)  # one page tells "not empty"
+        if page:
+            more = "+" if len(page) >= client.file_page_limit else ""
+            raise CommandError(
+                f"bucket {label} still holds {len(page)}{more} file(s); remove them first "
+                f"or use `{retry}`"
+            )
+    client.bucket_delete(bucket_id)
 
 
 # -- transfers ----------------------------------------------------------------------------
@@ -149,13 +239,13 @@ def upload_one(
     the new version is stored.
     """
     client = obj.client()
-    key = obj.encryption_key()
+    obj.encryption_key()  # uploads need the key: fail before anything is sent
     if not path.is_file():
         if path.is_dir():
             raise IsADirectoryError(21, "is a directory", str(path))
         raise FileNotFoundError(2, "no such file", str(path))
     try:
-        existing = catalog.find_file_id(client, bucket_id, name, key)
+        existing = client.file_id_by_name(bucket_id, name)
     except NotFoundError:
         existing = None
     if existing is not None and not force:

@@ -465,7 +465,8 @@ class _Download:
                 self._recover(missing, data, parity, field(entry, "erasure"))
             self.dest.commit(file_size)
             self.meter.finish()
-            name = key.decrypt_file_name(self.bucket_id, str(field(entry, "filename") or ""))
+            stored = getattr(entry, "stored_name", None) or field(entry, "filename") or ""
+            name = key.decrypt_file_name(self.bucket_id, str(stored))
             entry.plaintext_name = name
             result: model.File = entry
             return result

@@ -848,7 +848,7 @@ class _Upload:
     def _existing_entry(self, stored_name: str) -> model.File | None:
         """The entry made by an attempt whose answer was lost, if it uses our frame."""
         try:
-            file_id = self.client.file_id_by_name(self.bucket_id, stored_name)
+            file_id = self.client.file_id_by_stored_name(self.bucket_id, stored_name)
             entry = self.client.file_metadata(self.bucket_id, file_id)
         except StorjError:
             return None
@@ -883,7 +883,7 @@ def _hash_group(
 def _check_name_free(client: Any, bucket_id: str, stored_name: str, name: str) -> None:
     """Refuse to upload over an existing file (libstorj ``STORJ_BRIDGE_BUCKET_FILE_EXISTS``)."""
     try:
-        existing = client.file_id_by_name(bucket_id, stored_name)
+        existing = client.file_id_by_stored_name(bucket_id, stored_name)
     except NotFoundError:
         return
     raise ConflictError(
@@ -968,9 +968,9 @@ def upload_file(
         exists, and a create that fails for good raises
         :class:`~storj.exception.OverwriteError`, which names that frame. Default: an
         existing name raises :class:`~storj.exception.ConflictError`.
-    :returns: the bucket entry as the Bridge returned it: ``filename`` is the
-        **encrypted** name (the id derives from it); the plain name is set as the
-        extra attribute ``plaintext_name``.
+    :returns: the bucket entry: ``filename`` is the plain name, ``stored_name`` the
+        encrypted one the Bridge keeps (the id derives from it); the plain name is also
+        set as the attribute ``plaintext_name`` (as earlier versions of this package did).
     :raises ConflictError: a file with this name already exists in the bucket (and
         ``overwrite`` is false).
     :raises OverwriteError: ``overwrite`` on a Bridge without the extension: the old

@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import ec as curves
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storj import api, catalog, crypto, keys
+from storj import api, keys
 from storj.http import Client
 from storj.local import LocalNetwork
 from storj.local.bridge.app import build_router
@@ -106,8 +106,7 @@ def world(tmp_path_factory):
         victim_email, victim_password = network.create_user("victim@example.com")
         victim = Client(victim_email, victim_password, api_url=network.bridge_url,
                         encryption_key=MNEMONIC)
-        key = crypto.EncryptionKey(MNEMONIC)
-        bucket = catalog.create_bucket(victim, "victim-private-bucket", key)
+        bucket = victim.bucket_create("victim-private-bucket")
         source = root / "victim.bin"
         victim_data = random.Random(5).randbytes(3000)
         source.write_bytes(victim_data)
@@ -121,9 +120,9 @@ def world(tmp_path_factory):
         stored = victim.bucket_get(bucket.id)
         secrets = {
             "bucket id": bucket.id,
-            "bucket name": str(stored.name),
+            "bucket name": str(stored.stored_name),
             "file id": entry.id,
-            "file name": str(entry.filename),
+            "file name": str(entry.stored_name),
             "frame id": frame.id,
             "pubkey": victim_pubkey,
             "token": str(token["token"]),

@@ -20,7 +20,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from storj import api, catalog, crypto, keys
+from storj import api, keys
 from storj.http import Client
 from storj.local import LocalNetwork
 from storj.local.__main__ import cli as local_cli
@@ -488,7 +488,7 @@ def _upload_one(network: LocalNetwork, tmp_path: Path) -> None:
     email, password = network.create_user()
     client = Client(email, password, api_url=network.bridge_url, encryption_key=MNEMONIC)
     try:
-        bucket = catalog.create_bucket(client, "modes", crypto.EncryptionKey(MNEMONIC)).id
+        bucket = client.bucket_create("modes").id
         source = tmp_path / "source.bin"
         source.write_bytes(os.urandom(50_000))
         upload_file(client, bucket, source, name="source.bin",

@@ -88,7 +88,8 @@ def test_mkbkt_ls_and_bucket_id(env, account):
     listed = json.loads(run("ls", "--json").stdout)
     mine = [b for b in listed if b["name"] == bucket]
     assert len(mine) == 1 and mine[0]["decrypted"] is True
-    assert set(mine[0]) == {"id", "name", "decrypted", "created"}
+    assert set(mine[0]) == {"id", "name", "decrypted", "name_state", "stored_name", "created"}
+    assert mine[0]["name_state"] == "decrypted" and mine[0]["stored_name"] != bucket
     assert run("get-bucket-id", bucket).stdout.strip() == mine[0]["id"]
     assert json.loads(run("list-buckets", "--json").stdout) == listed
     table = run("ls").stdout
@@ -99,7 +100,7 @@ def test_mkbkt_ls_and_bucket_id(env, account):
     from storj.http import Client
 
     with Client(account["email"], account["password"], env["STORJ_BRIDGE"]) as client:
-        assert stored in [b.name for b in client.bucket_list()]
+        assert stored in [b.stored_name for b in client.bucket_list()]
 
 
 def test_cp_roundtrip_and_overwrite_rules(env, tmp_path):
@@ -110,7 +111,8 @@ def test_cp_roundtrip_and_overwrite_rules(env, tmp_path):
     assert f"storj://{bucket}/hello.bin" in out.stdout
     files = json.loads(run("ls", f"storj://{bucket}/", "--json").stdout)
     assert [(f["name"], f["size"]) for f in files] == [("hello.bin", 70_000)]
-    assert set(files[0]) == {"id", "bucket", "name", "decrypted", "size", "mimetype", "created"}
+    assert set(files[0]) == {"id", "bucket", "name", "decrypted", "name_state", "stored_name",
+                             "size", "mimetype", "created"}
 
     dest = tmp_path / "out" / "copy.bin"
     dest.parent.mkdir()

@@ -293,7 +293,8 @@ def test_ecdsa_keys_and_signed_requests(net, client, user):
 
     # everything below is signed with the key (x-pubkey / x-signature / __nonce)
     bucket = client.bucket_create("signed")
-    assert bucket.id == calculate_bucket_id(email, "signed")
+    assert bucket.name == "signed"  # stored encrypted: the client has a key
+    assert bucket.id == calculate_bucket_id(email, bucket.stored_name)
     assert bucket.pubkeys == [key_hex]  # the creating key is added to the bucket
     assert client.bucket_get(bucket.id) == bucket
     assert [b.id for b in client.bucket_list()] == [bucket.id]
@@ -608,8 +609,9 @@ def test_file_upload_documented_call(storj_network, storj_user, tmp_path):  # no
 
         assert isinstance(entry, File)
         key = crypto.EncryptionKey(MNEMONIC)
-        assert key.decrypt_file_name(bucket.id, entry.filename) == "report.txt"
-        assert entry.id == calculate_file_id(bucket.id, entry.filename)
+        assert entry.filename == "report.txt"
+        assert key.decrypt_file_name(bucket.id, entry.stored_name) == "report.txt"
+        assert entry.id == calculate_file_id(bucket.id, entry.stored_name)
         assert (entry.bucket, entry.mimetype, entry.size) == (bucket.id, "text/plain", len(data))
         assert entry.frame.id == frame.id
         assert_now(entry.created)

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from storj import catalog, crypto
 from storj.exception import StorjError
 from storj.http import Client
 from storj.transfer import TransferConfig, download_file, upload_file
@@ -171,7 +170,7 @@ def run_crash_rounds(tmp_path: Path, rounds: int, seed: int) -> dict[str, int]:
         setup.user_create(email, password)
         setup.close()
         with Client(email, password, api_url=network.url, encryption_key=MNEMONIC) as client:
-            bucket = catalog.create_bucket(client, "crash", crypto.EncryptionKey(MNEMONIC)).id
+            bucket = client.bucket_create("crash").id
     except BaseException:
         network.terminate()
         raise
@@ -202,8 +201,7 @@ def run_crash_rounds(tmp_path: Path, rounds: int, seed: int) -> dict[str, int]:
     checked = 0
     try:
         with Client(email, password, api_url=network.url, encryption_key=MNEMONIC) as client:
-            key = crypto.EncryptionKey(MNEMONIC)
-            listed = {f.name: f.id for f in catalog.list_files(client, bucket, key)}
+            listed = {f.name: f.id for f in client.bucket_files(bucket)}
             assert set(expected) <= set(listed), "a file reported as uploaded is gone"
             assert set(listed) <= set(expected) | set(maybe), "an unknown entry appeared"
             out = tmp_path / "out"

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from storj import catalog, crypto, keys
+from storj import crypto, keys
 from storj.exception import (
     BridgeServerError,
     BridgeTransportError,
@@ -192,7 +192,7 @@ class Rig:
         self.client = Client(email, password, api_url=self.network.bridge_url,
                              encryption_key=MNEMONIC)
         self.key = crypto.EncryptionKey(MNEMONIC)
-        self.bucket = catalog.create_bucket(self.client, "faults", self.key).id
+        self.bucket = self.client.bucket_create("faults").id
         self.tmp = root / "tmp"
         self.tmp.mkdir()
         self.out = root / "out"
@@ -231,7 +231,7 @@ class Rig:
         return index
 
     def file_names(self) -> set[str]:
-        return {f.name for f in catalog.list_files(self.client, self.bucket, self.key)}
+        return {f.name for f in self.client.bucket_files(self.bucket)}
 
     def frames(self) -> set[str]:
         return {f.id for f in self.client.frame_list()}

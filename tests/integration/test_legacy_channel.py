@@ -24,7 +24,7 @@ import pytest
 import requests
 from websockets.sync.server import ServerConnection
 
-from storj import api, catalog, crypto, keys, web_socket
+from storj import api, keys, web_socket
 from storj.api import rmd160sha256_hex
 from storj.exception import (
     FarmerError,
@@ -73,9 +73,7 @@ class Env:
         self.client = Client(
             self.email, self.password, api_url=network.bridge_url, encryption_key=MNEMONIC
         )
-        self.bucket = catalog.create_bucket(
-            self.client, "legacy", crypto.EncryptionKey(MNEMONIC)
-        ).id
+        self.bucket = self.client.bucket_create("legacy").id
         self.tmp = tmp_path / "tmp"
         self.tmp.mkdir()
         self.out = tmp_path / "out"

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from storj import catalog, crypto
+from storj import crypto
 from storj.cli import cli
 from storj.exception import (
     BridgeServerError,
@@ -211,7 +211,7 @@ class Env:
             self.email, self.password, api_url=network.bridge_url, encryption_key=MNEMONIC
         )
         self.key = crypto.EncryptionKey(MNEMONIC)
-        self.bucket = catalog.create_bucket(self.direct, "replace", self.key).id
+        self.bucket = self.direct.bucket_create("replace").id
         self.tmp = tmp_path / "tmp"
         self.tmp.mkdir()
         self.root = tmp_path
@@ -240,7 +240,7 @@ class Env:
         return frame_id_of(self.direct.file_metadata(self.bucket, self.file_id(name)))
 
     def names(self) -> list[str]:
-        return sorted(f.name for f in catalog.list_files(self.direct, self.bucket, self.key))
+        return sorted(f.name for f in self.direct.bucket_files(self.bucket))
 
 
 @pytest.fixture

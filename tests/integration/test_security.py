@@ -22,7 +22,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from storj import api, catalog, configuration, crypto, keys, model
+from storj import api, configuration, keys, model
 from storj.exception import (
     AuthenticationError,
     BadRequestError,
@@ -60,8 +60,7 @@ class Party:
         self.private_hex = keys.private_key_hex(self.private)
         self.pubkey = keys.public_key_hex(public)
         self.client.key_register(self.pubkey)
-        key = crypto.EncryptionKey(MNEMONIC)
-        self.bucket = catalog.create_bucket(self.client, f"{label}-bucket", key).id
+        self.bucket = self.client.bucket_create(f"{label}-bucket").id
         self.data = random.Random(label).randbytes(4000)
         source = tmp / f"{label}.bin"
         source.write_bytes(self.data)
@@ -205,6 +204,9 @@ def test_another_user_reaches_none_of_alices_resources(world):
         "file_metadata": lambda: c.file_metadata(alice.bucket, alice.file.id),
         "file_mirrors": lambda: c.file_mirrors(alice.bucket, alice.file.id),
         "file_id_by_name": lambda: c.file_id_by_name(alice.bucket, alice.file.filename),
+        "file_id_by_stored_name": lambda: c.file_id_by_stored_name(
+            alice.bucket, alice.file.stored_name
+        ),
         "bucket_set_mirrors": lambda: c.bucket_set_mirrors(alice.bucket, alice.file.id, 1),
         "bucket_entry_create": lambda: c.bucket_entry_create(alice.bucket, bob.frame, "x"),
         "frame_get": lambda: c.frame_get(alice.frame),
@@ -219,7 +221,7 @@ def test_another_user_reaches_none_of_alices_resources(world):
         with pytest.raises(BridgeError) as caught:
             attempt()
         assert isinstance(caught.value, DENIED), (what, caught.value)
-        for secret in (alice.file.filename, alice.frame, alice.pubkey):
+        for secret in (alice.file.stored_name, alice.frame, alice.pubkey):
             assert secret not in (caught.value.body or ""), (what, caught.value.body)
     # anyone may ask for a reset of Alice's password: the token goes to Alice's mailbox only
     network = world[0]
@@ -296,9 +298,8 @@ def test_stored_names_cannot_escape_a_download_directory(world, tmp_path, monkey
     network, _, _, root = world
     email, password = network.create_user()
     client = Client(email, password, api_url=network.bridge_url, encryption_key=MNEMONIC)
-    key = crypto.EncryptionKey(MNEMONIC)
-    catalog.create_bucket(client, "names", key)
-    bucket = catalog.find_bucket_id(client, "names", key)
+    client.bucket_create("names")
+    bucket = client.bucket_id_by_name("names")
     source = tmp_path / "payload.bin"
     source.write_bytes(b"payload")
     for name in ("ok.txt", "/abs.txt", "dir/../../escape.txt"):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from storj import catalog, crypto
+from storj import crypto
 from storj.exception import (
     RateLimitError,
     TransferCancelledError,
@@ -124,7 +124,7 @@ class Env:
             email, password, api_url=api_url or network.bridge_url, encryption_key=MNEMONIC
         )
         self.key = crypto.EncryptionKey(MNEMONIC)
-        self.bucket = catalog.create_bucket(self.client, "faults", self.key).id
+        self.bucket = self.client.bucket_create("faults").id
         self.tmp = tmp_path / "tmp"
         self.tmp.mkdir(exist_ok=True)
         self.out = tmp_path / "out"

@@ -77,6 +77,9 @@ class BridgeConfig:
         dropped (and deleted from the farmer) this long after it was negotiated.
     :ivar frame_ttl: a frame no file refers to is removed this long after its last change
         (an upload that never became a file; at once for frames of deleted files).
+    :ivar max_bucket_list: most buckets one ``GET /buckets`` returns (2018: 5000; the
+        client pages on with ``startDate``); tests use small values.
+    :ivar max_file_list: most entries one ``GET /buckets/:id/files`` returns (2018: 2000).
     """
 
     data_dir: str | os.PathLike[str]
@@ -108,6 +111,8 @@ class BridgeConfig:
     max_auth_failures_per_address: int = 100
     mail_window: float = 3600.0
     max_mails_per_account: int = 10
+    max_bucket_list: int = 5000
+    max_file_list: int = 2000
 
     def validate(self) -> None:
         """Raise :class:`ValueError` when a setting cannot work."""
@@ -147,6 +152,8 @@ class BridgeConfig:
             "max_auth_failures_per_account",
             "max_auth_failures_per_address",
             "max_mails_per_account",
+            "max_bucket_list",
+            "max_file_list",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

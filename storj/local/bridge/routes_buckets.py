@@ -25,7 +25,8 @@ from storj.local.bridge.validate import (
 
 __all__ = ["MAX_BUCKET_LIST", "register"]
 
-#: Most buckets ``GET /buckets`` returns at once (2018; page on with ``startDate``).
+#: Most buckets ``GET /buckets`` returns at once (2018; page on with ``startDate``); the
+#: default of ``BridgeConfig.max_bucket_list``.
 MAX_BUCKET_LIST = 5000
 _MAX_NAME = 260
 _PERMISSIONS = ("PUSH", "PULL")
@@ -53,7 +54,8 @@ def register(router: Router) -> None:
     @router.add("GET", "/buckets", "List the user's buckets")
     def list_buckets(ctx: RequestContext) -> Response:
         user = authenticate(ctx)
-        rows = ctx.services.store.list_buckets(user["email"], start_date(ctx), MAX_BUCKET_LIST)
+        limit = ctx.services.config.max_bucket_list
+        rows = ctx.services.store.list_buckets(user["email"], start_date(ctx), limit)
         return json_response([bucket_json(b) for b in rows])
 
     @router.add("POST", "/buckets", "Create a bucket")

@@ -31,7 +31,8 @@ from storj.local.bridge.validate import (
 
 __all__ = ["DEFAULT_POINTER_LIMIT", "MAX_FILE_LIST", "register"]
 
-#: Most entries ``GET /buckets/:id/files`` returns at once (2018; page on with startDate).
+#: Most entries ``GET /buckets/:id/files`` returns at once (2018; page on with startDate);
+#: the default of ``BridgeConfig.max_file_list``.
 MAX_FILE_LIST = 2000
 #: Pointers per request when ``limit`` is not given.
 DEFAULT_POINTER_LIMIT = 6
@@ -145,7 +146,7 @@ def register(router: Router) -> None:
     def list_entries(ctx: RequestContext, id: str) -> Response:
         bucket = owned_bucket(ctx, id)
         store = ctx.services.store
-        rows = store.list_entries(bucket["id"], start_date(ctx), MAX_FILE_LIST)
+        rows = store.list_entries(bucket["id"], start_date(ctx), ctx.services.config.max_file_list)
         return json_response([entry_json(e, store.frame_totals(e["frame"])[0]) for e in rows])
 
     @router.add("GET", "/buckets/:id/files/:file", "Get download pointers of a file")
