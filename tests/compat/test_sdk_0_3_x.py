@@ -680,21 +680,25 @@ def test_token_manager(account: Account) -> None:
 
 
 def test_bucket_key_manager(account: Account) -> None:
+    """0.3.x ``clear``/``remove`` raised TypeError (``bucket_set_keys`` without a name)."""
     import storj
     from storj.api import ecdsa_to_hex
 
     bucket = storj.BucketManager.create("shared")
     _, public_key = storj.generate_new_key_pair()
+    key_hex = ecdsa_to_hex(public_key)
     manager = storj.BucketKeyManager(bucket, [])
-    manager.add(public_key)
-    key_hex = ecdsa_to_hex(public_key.to_string())
+    manager.add(key_hex)
     assert manager.all() == [key_hex]
     assert key_hex in storj.BucketManager.get(bucket.id).pubkeys
     manager.remove(key_hex)
     assert manager.all() == []
     assert key_hex not in storj.BucketManager.get(bucket.id).pubkeys
-    manager.add(key_hex)
+    manager.add(public_key)  # an ecdsa key object, as 0.3.x accepted
+    assert len(manager.all()) == 1
+    assert len(storj.BucketManager.get(bucket.id).pubkeys) == 1
     manager.clear()
+    assert manager.all() == []
     assert storj.BucketManager.get(bucket.id).pubkeys == []
 
 
@@ -704,7 +708,7 @@ def test_user_key_manager(account: Account) -> None:
     from storj.api import ecdsa_to_hex
 
     _, public_key = storj.generate_new_key_pair()
-    key_hex = ecdsa_to_hex(public_key.to_string())
+    key_hex = ecdsa_to_hex(public_key)
     assert storj.UserKeyManager.all() == []
     storj.UserKeyManager.add(key_hex)
     assert len(storj.UserKeyManager.all()) == 1
