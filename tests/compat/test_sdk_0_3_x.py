@@ -546,6 +546,31 @@ def test_keyring_derives_a_key_from_a_passphrase() -> None:
     assert keyring.get_encryption_key("battery staple") != key
 
 
+def test_keyring_keeps_the_0_3_x_method_names() -> None:
+    """0.3.x code called ``generate``, ``export_keyring`` and ``import_keyring``.
+
+    Their 0.3.x forms prompted with ``raw_input`` and imported with ``eval``; only the
+    names are checked here (the non-interactive signatures are this package's own).
+    """
+    from storj.model import Keyring
+
+    for name in ("generate", "get_encryption_key", "export_keyring", "import_keyring"):
+        assert callable(getattr(Keyring, name)), name
+
+
+def test_shard_manager_documented_positional_signature(tmp_path: Path) -> None:
+    """``ShardManager(filepath, shard_size, nchallenges=12)`` stays the positional contract."""
+    from storj.model import ShardManager
+
+    source = tmp_path / "doc.txt"
+    source.write_bytes(DATA)
+    manager = ShardManager(str(source), 4096, 3)
+    assert [shard.size for shard in manager.shards] == [4096, len(DATA) - 4096]
+    assert all(len(shard.challenges) == 3 for shard in manager.shards)
+    assert ShardManager.hash("") == "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb"
+    assert ShardManager.hash("ab") == "e4973182d0c331ce8b083ffa2b28c8b4fc0f1d93"
+
+
 def test_sharding_exception_str() -> None:
     from storj.model import ShardingException
 
