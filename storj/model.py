@@ -27,6 +27,17 @@ Every record derives from :class:`Model`:
   :class:`~storj.exception.InvalidFieldError` (a ``ValueError`` and a
   ``TypeError`` too) naming the field, whether it comes from the constructor,
   an assignment or :meth:`Model.from_json`. Unknown fields are never checked.
+* the annotations say what Bridge answers hold: a field annotated without
+  ``None`` (``File.id: str``, ``Bucket.id: str``, ``Contact.port: int``, …) is
+  present in every record this package builds from a Bridge answer — both the
+  2016 and the 2018 Bridge always send it, and it is also set in the id-only
+  records nested in ``File.frame`` and ``Token.bucket`` — so type checkers
+  need no narrowing (``client.open_file(b, client.upload_file(b, p).id)``).
+  Fields annotated ``… | None`` are missing from some answers. Construction
+  stays tolerant: a record built by hand, or by :meth:`Model.from_json` from
+  partial data, holds ``None`` in an absent field whatever its annotation
+  (the constructors' parameters all default to ``None``); check such records
+  before relying on the annotation.
 
 Besides the records this module holds :class:`MerkleTree` (the audit tree of
 a shard, built with :mod:`storj.merkle`) and :class:`ShardManager` (splits a
@@ -391,11 +402,11 @@ class User(Model):
     _timestamps = {"created": "iso"}
     _kinds = {"email": "str", "id": "str", "activated": "bool", "isFreeTier": "bool"}
 
-    email: str | None
-    id: str | None
-    created: datetime | None
-    activated: bool | None
-    isFreeTier: bool | None
+    email: str
+    id: str
+    created: datetime
+    activated: bool
+    isFreeTier: bool
 
     def __init__(
         self,
@@ -426,10 +437,10 @@ class Key(Model):
     _fields = ("key", "id", "user", "label")
     _kinds = {"key": "str", "id": "str", "user": "str", "label": "str"}
 
-    key: str | None
-    id: str | None
-    user: str | None
-    label: str | None
+    key: str
+    id: str
+    user: str
+    label: str
 
     def __init__(
         self,
@@ -492,7 +503,7 @@ class Bucket(Model):
         "encryptionKey": "str",
     }
 
-    id: str | None
+    id: str
     name: str | None
     status: str | None
     user: str | None
@@ -581,9 +592,9 @@ class Contact(Model):
         "timeoutRate": "number",
     }
 
-    address: str | None
-    port: int | None
-    nodeID: str | None
+    address: str
+    port: int
+    nodeID: str
     lastSeen: datetime | None
     protocol: str | None
     userAgent: str | None
@@ -643,7 +654,7 @@ class Frame(Model):
         "storageSize": "count",
     }
 
-    id: str | None
+    id: str
     created: datetime | None
     shards: list[Any]
     user: str | None
@@ -726,13 +737,13 @@ class File(Model):
         "index": "str",
     }
 
-    bucket: str | None
+    bucket: str
     hash: str | None
-    mimetype: str | None
-    filename: str | None
-    size: int | None
-    id: str | None
-    frame: Frame | None
+    mimetype: str
+    filename: str
+    size: int
+    id: str
+    frame: Frame
     created: datetime | None
     renewal: datetime | None
     hmac: dict[str, Any] | None
@@ -799,21 +810,21 @@ class File(Model):
         return super()._wire_value(name, value)
 
     @property
-    def content_type(self) -> str | None:
+    def content_type(self) -> str:
         """Alias of :attr:`mimetype`."""
         return self.mimetype
 
     @content_type.setter
-    def content_type(self, value: str | None) -> None:
+    def content_type(self, value: str) -> None:
         self.mimetype = value
 
     @property
-    def name(self) -> str | None:
+    def name(self) -> str:
         """Alias of :attr:`filename`."""
         return self.filename
 
     @name.setter
-    def name(self, value: str | None) -> None:
+    def name(self, value: str) -> None:
         self.filename = value
 
 
@@ -855,12 +866,12 @@ class Token(Model):
         "size": "count",
     }
 
-    token: str | None
+    token: str
     bucket: Bucket | None
     operation: str | None
     expires: datetime | None
     encryptionKey: str | None
-    id: str | None
+    id: str
     mimetype: str | None
     size: int | None
     _implicit_id: bool
@@ -943,13 +954,13 @@ class FilePointer(Model):
         "parity": "bool",
     }
 
-    hash: str | None
+    hash: str
     token: Token | None
     operation: str | None
     channel: str | None
     farmer: Contact | None
-    size: int | None
-    index: int | None
+    size: int
+    index: int
     parity: bool | None
 
     def __init__(
@@ -1085,8 +1096,8 @@ class FileMirrors(Model):
 
     _fields = ("available", "established")
 
-    available: list[Mirror] | None
-    established: list[Mirror] | None
+    available: list[Mirror]
+    established: list[Mirror]
 
     def __init__(
         self,
