@@ -48,6 +48,7 @@ from storj.metadata import __version__, version
 if TYPE_CHECKING:
     from storj.http import Client
     from storj.keys import generate_new_key_pair
+    from storj.managers import BucketKeyManager, FileManager, UserKeyManager
     from storj.model import Bucket, Token
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "BridgeServerError",
     "BridgeTimeoutError",
     "BridgeTransportError",
+    "BucketKeyManager",
     "BucketManager",
     "Client",
     "ClientError",
@@ -66,6 +68,7 @@ __all__ = [
     "EncryptionKeyError",
     "FarmerError",
     "FarmerTimeoutError",
+    "FileManager",
     "HashMismatchError",
     "IntegrityError",
     "InvalidFieldError",
@@ -80,6 +83,7 @@ __all__ = [
     "TokenManager",
     "TransferCancelledError",
     "TransferError",
+    "UserKeyManager",
     "__version__",
     "generate_new_key_pair",
     "get_client",
@@ -99,6 +103,10 @@ def __getattr__(name: str) -> Any:
         from storj.keys import generate_new_key_pair
 
         return generate_new_key_pair
+    if name in ("BucketKeyManager", "FileManager", "UserKeyManager"):
+        from storj import managers
+
+        return getattr(managers, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

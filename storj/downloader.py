@@ -1,0 +1,150 @@
+"""Storj downloader module: 0.3.x's :class:`Downloader`, downloading through the engine.
+
+``Downloader(email, password).download_begin(bucket_id, file_id)`` keeps 0.3.x's
+names and its default destination (``~/<file name>``) and downloads with
+:meth:`storj.http.Client.download_file`: every shard is verified against its hash,
+lost shards are rebuilt from parity, the file's HMAC and size are checked and it is
+decrypted with the mnemonic, so files uploaded by libstorj, the CLI or
+:class:`storj.uploader.Uploader` can be read.
+
+Differences from 0.3.x, and why:
+
+* an existing file is **never overwritten**: :class:`~storj.exception.TransferError`
+  is raised and nothing is written (0.3.x replaced it silently);
+* the name used under ``~`` is the stored name's last path component (a name from
+  the Bridge must not choose where a file is written), or the file id when the name
+  cannot be decrypted;
+* ``destination=`` chooses the path (or a directory to put the file in);
+* it **returns** the path written; failures raise this package's exceptions (0.3.x
+  logged them and returned ``True``);
+* files that 0.3.x itself uploaded (AES-CBC under the password hash) are not
+  decrypted: :class:`storj.file_crypto.FileCrypto` reads those (see its docstring).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from storj.exception import TransferError
+from storj.uploader import legacy_client
+
+if TYPE_CHECKING:
+    from storj.http import Client
+    from storj.model import File
+
+__all__ = ["Downloader", "safe_file_name"]
+
+
+def safe_file_name(name: str | None, fallback: str) -> str:
+    """``name``'s last path component, or ``fallback`` if that is empty, ``.`` or ``..``.
+
+    >>> safe_file_name("../../etc/passwd", "id")
+    'passwd'
+    >>> safe_file_name("..", "5f4a")
+    '5f4a'
+    """
+    base = os.path.basename((name or "").replace("\\", "/").rstrip("/"))
+    if base in ("", ".", "..") or "\x00" in base:
+        return fallback
+    return base
+
+
+class Downloader:
+    """Download files from a bucket (0.3.x's class, on this package's engine).
+
+    :param email: Bridge user.
+    :param password: the account password.
+    :param timeout: seconds for Bridge requests and each farmer transfer; ``None``:
+        the defaults.
+    :param storj_bridge: Bridge URL; default: the configured one.
+    :param encryption_key: BIP39 mnemonic; default ``$STORJ_ENCRYPTION_KEY`` or the
+        configuration file's.
+
+    The downloader owns its :attr:`client`: :meth:`close` it, or use a ``with`` block.
+    """
+
+    #: 0.3.x's constants, kept for code that reads them (the engine has its own retries).
+    MAX_RETRIES_DOWNLOAD_FROM_SAME_FARMER = 3
+    MAX_RETRIES_GET_FILE_POINTERS = 10
+
+    def __init__(
+        self,
+        email: str,
+        password: str,
+        timeout: float | None = None,
+        *,
+        storj_bridge: str | None = None,
+        encryption_key: str | None = None,
+    ) -> None:
+        self.timeout = timeout
+        #: The :class:`storj.http.Client` used for every call.
+        self.client: Client = legacy_client(
+            email, password, timeout, storj_bridge, encryption_key
+        )
+
+    def __repr__(self) -> str:
+        return f"Downloader(email={self.client.email!r}, bridge={self.client.api_url!r})"
+
+    def __enter__(self) -> Downloader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self.client.close()
+
+    def file_name(self, bucket_id: str, metadata: File) -> str:
+        """The plain name of a file entry (decrypted when the client has the mnemonic)."""
+        stored = metadata.filename or ""
+        plain = getattr(metadata, "plaintext_name", None)
+        if isinstance(plain, str) and plain:
+            return plain
+        if self.client.encryption_key and stored:
+            from storj import catalog
+            from storj.crypto import EncryptionKey
+
+            name, ok = catalog.decrypt_file_name(
+                EncryptionKey(self.client.encryption_key), bucket_id, stored
+            )
+            if ok:
+                return name
+            return ""
+        return stored
+
+    def download_begin(
+        self,
+        bucket_id: str,
+        file_id: str,
+        destination: str | os.PathLike[str] | None = None,
+    ) -> str:
+        """Download a file; return the path written.
+
+        Sends ``GET /buckets/{id}/files/{file_id}/info``, then what
+        :meth:`storj.http.Client.download_file` sends.
+
+        :param destination: the file to write, or an existing directory to write
+            ``<file name>`` into; ``None`` (0.3.x's behaviour): ``~/<file name>``.
+        :returns: the path of the downloaded file.
+        :raises TransferError: the destination already exists (nothing is written), or
+            the file could not be downloaded.
+        :raises EncryptionKeyError: no mnemonic is configured.
+        :raises NotFoundError: no such bucket or file.
+        :raises IntegrityError: the data failed its HMAC or size check.
+        """
+        if destination is None or os.path.isdir(destination):
+            metadata = self.client.file_metadata(bucket_id, file_id)
+            name = safe_file_name(self.file_name(bucket_id, metadata), file_id)
+            folder = os.path.expanduser("~") if destination is None else os.fspath(destination)
+            path = os.path.join(folder, name)
+        else:
+            path = os.fspath(destination)
+        if os.path.lexists(path):
+            raise TransferError(
+                f"{path} already exists; remove it or pass another destination= "
+                "(the Downloader never overwrites a file)"
+            )
+        self.client.download_file(bucket_id, file_id, path)
+        return path
