@@ -30,7 +30,7 @@ from storj.exception import TransferError
 from storj.uploader import legacy_client
 
 if TYPE_CHECKING:
-    from storj.http import Client
+    import storj.http
     from storj.model import File
 
 __all__ = ["Downloader", "safe_file_name"]
@@ -39,6 +39,7 @@ __all__ = ["Downloader", "safe_file_name"]
 def safe_file_name(name: str | None, fallback: str) -> str:
     """``name``'s last path component, or ``fallback`` if that is empty, ``.`` or ``..``.
 
+    >>> from storj.downloader import safe_file_name
     >>> safe_file_name("../../etc/passwd", "id")
     'passwd'
     >>> safe_file_name("..", "5f4a")
@@ -79,7 +80,7 @@ class Downloader:
     ) -> None:
         self.timeout = timeout
         #: The :class:`storj.http.Client` used for every call.
-        self.client: Client = legacy_client(
+        self.client: storj.http.Client = legacy_client(
             email, password, timeout, storj_bridge, encryption_key
         )
 

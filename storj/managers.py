@@ -20,13 +20,13 @@ from typing import IO, TYPE_CHECKING, Any, overload
 from storj.exception import NotFoundError
 
 if TYPE_CHECKING:
-    from storj.http import Client
+    import storj.http
     from storj.model import Bucket, File, Frame
 
 __all__ = ["BucketKeyManager", "FileManager", "UserKeyManager"]
 
 
-def _client() -> Client:
+def _client() -> storj.http.Client:
     from storj import _shared_client
 
     return _shared_client()

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from storj.exception import EncryptionKeyError
 
 if TYPE_CHECKING:
-    from storj.http import Client
+    import storj.http
     from storj.model import File
     from storj.transfer import TransferConfig
 
@@ -45,7 +45,7 @@ def legacy_client(
     timeout: float | None,
     storj_bridge: str | None,
     encryption_key: str | None,
-) -> Client:
+) -> storj.http.Client:
     """The client a 0.3.x Uploader/Downloader builds: given values, else the configuration.
 
     The Bridge URL is ``storj_bridge``, else the configured one (environment / INI file),
@@ -106,7 +106,7 @@ class Uploader:
         self.max_retries_contract_negotiation = max_retries_contract_negotiation
         self.max_retries_upload_same_farmer = max_retries_upload_same_farmer
         #: The :class:`storj.http.Client` used for every call.
-        self.client: Client = legacy_client(
+        self.client: storj.http.Client = legacy_client(
             email, password, timeout, storj_bridge, encryption_key
         )
 
