@@ -23,7 +23,9 @@ Differences from 0.3.x, and why:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from typing import TYPE_CHECKING
 
 from storj.exception import TransferError
@@ -143,9 +145,33 @@ class Downloader:
         else:
             path = os.fspath(destination)
         if os.path.lexists(path):
-            raise TransferError(
-                f"{path} already exists; remove it or pass another destination= "
-                "(the Downloader never overwrites a file)"
-            )
-        self.client.download_file(bucket_id, file_id, path)
+            raise _exists(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, partial = tempfile.mkstemp(prefix=".storj-download-", dir=folder)
+        os.close(fd)
+        try:
+            self.client.download_file(bucket_id, file_id, partial)
+            _publish(partial, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
         return path
+
+
+def _exists(path: str) -> TransferError:
+    return TransferError(
+        f"{path} already exists; remove it or pass another destination= "
+        "(the Downloader never overwrites a file)"
+    )
+
+
+def _publish(partial: str, path: str) -> None:
+    """Give the downloaded file its name, failing (not replacing) if the name was taken."""
+    try:
+        os.link(partial, path)
+    except FileExistsError:
+        raise _exists(path) from None
+    except OSError:  # a file system without hard links: check, then rename
+        if os.path.lexists(path):
+            raise _exists(path) from None
+        os.replace(partial, path)

@@ -138,6 +138,12 @@ def test_downloader_writes_to_home_and_never_overwrites(env, account, client, bu
         assert into_dir == str(folder / "notes.txt") and Path(into_dir).read_bytes() == data
         explicit = downloader.download_begin(bucket_id, entry.id, str(tmp_path / "x.bin"))
         assert explicit == str(tmp_path / "x.bin") and Path(explicit).read_bytes() == data
+    # same permissions as the client's own download; no partial file left behind
+    client.download_file(bucket_id, entry.id, str(tmp_path / "direct.bin"))
+    mode = stat.S_IMODE((tmp_path / "direct.bin").stat().st_mode)
+    assert stat.S_IMODE(Path(explicit).stat().st_mode) == mode
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".storj-download-")]
+    assert not [p for p in folder.iterdir() if p.name != "notes.txt"]
 
 
 def test_downloader_names_a_hostile_name_safely(env, account, client, bucket_id, tmp_path):
