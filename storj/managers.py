@@ -59,7 +59,9 @@ class BucketKeyManager:
     present does not duplicate it.
     """
 
-    def __init__(self, bucket: Bucket | str, authorized_public_keys: Iterable[Any] | None = None):
+    def __init__(
+        self, bucket: Bucket | str, authorized_public_keys: Iterable[Any] | None = None
+    ) -> None:
         from storj.model import Bucket
 
         self.bucket: Bucket = bucket if isinstance(bucket, Bucket) else Bucket(id=bucket)

@@ -25,7 +25,6 @@ Differences from 0.3.x, and why:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import TYPE_CHECKING
 
@@ -129,12 +128,12 @@ class Uploader:
         """The :class:`~storj.transfer.TransferConfig` this uploader's settings give."""
         from storj.transfer import TransferConfig
 
-        changes: dict[str, object] = {"max_push_attempts": self.max_retries_contract_negotiation}
-        if self.timeout is not None:
-            changes["timeout"] = float(self.timeout)
-        if tmp_file_path is not None:
-            changes["tmp_dir"] = os.fspath(tmp_file_path)
-        return dataclasses.replace(TransferConfig(), **changes)  # type: ignore[arg-type]
+        defaults = TransferConfig()
+        return TransferConfig(
+            max_push_attempts=self.max_retries_contract_negotiation,
+            timeout=float(self.timeout) if self.timeout is not None else defaults.timeout,
+            tmp_dir=os.fspath(tmp_file_path) if tmp_file_path is not None else defaults.tmp_dir,
+        )
 
     def file_upload(
         self,

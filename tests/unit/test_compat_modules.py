@@ -468,9 +468,10 @@ def test_legacy_help_names_the_modern_command(group, command, modern):
 
 
 def test_legacy_scripts_are_registered():
-    from importlib.metadata import entry_points
+    import tomllib
 
-    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    scripts = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["scripts"]
     assert scripts.get("storj-bucket") == "storj.cli:bucket"
     assert scripts.get("storj-file") == "storj.cli:file"
     assert scripts.get("storj-key") == "storj.cli:keys"
