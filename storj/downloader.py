@@ -15,6 +15,10 @@ Differences from 0.3.x, and why:
   the Bridge must not choose where a file is written), or the file id when the name
   cannot be decrypted;
 * ``destination=`` chooses the path (or a directory to put the file in);
+* the steps 0.3.x exposed as methods (``shard_download``, ``retrieve_shard_file``,
+  ``finish_download``) are done by the engine and are not methods here;
+  :meth:`Downloader.set_file_metadata` and :meth:`Downloader.get_file_pointers_count`
+  are kept;
 * it **returns** the path written; failures raise this package's exceptions (0.3.x
   logged them and returned ``True``);
 * files that 0.3.x itself uploaded (AES-CBC under the password hash) are not
@@ -28,12 +32,12 @@ import os
 import tempfile
 from typing import TYPE_CHECKING
 
-from storj.exception import TransferError
+from storj.exception import BridgeResponseError, TransferError
 from storj.uploader import legacy_client
 
 if TYPE_CHECKING:
     import storj.http
-    from storj.model import File
+    from storj.model import File, Frame
 
 __all__ = ["Downloader", "safe_file_name"]
 
@@ -114,8 +118,31 @@ class Downloader:
             )
             if ok:
                 return name
-            return ""
-        return stored
+        return stored  # a plaintext name (or one that does not decrypt: used as it is)
+
+    def set_file_metadata(self, bucket_id: str, file_id: str) -> File:
+        """Read the file's entry (``GET /buckets/{id}/files/{file_id}/info``) and keep it.
+
+        Sets :attr:`filename_from_bridge` (the plain name, see :meth:`file_name`) and
+        :attr:`file_frame` (the entry's :class:`storj.model.Frame`), as 0.3.x did, and
+        returns the entry. Differs from 0.3.x: errors raise instead of being logged.
+        """
+        metadata = self.client.file_metadata(bucket_id, file_id)
+        self.filename_from_bridge: str = self.file_name(bucket_id, metadata)
+        self.file_frame: Frame | None = metadata.frame
+        return metadata
+
+    def get_file_pointers_count(self, bucket_id: str, file_id: str) -> int:
+        """The number of shards of the file, parity included (``GET /frames/{frame_id}``).
+
+        :raises BridgeResponseError: the entry names no frame.
+        """
+        frame = self.set_file_metadata(bucket_id, file_id).frame
+        if frame is None or not frame.id:
+            raise BridgeResponseError(
+                f"file {file_id} has no frame in its entry; the Bridge answer is incomplete"
+            )
+        return len(self.client.frame_get(frame.id).shards)
 
     def download_begin(
         self,

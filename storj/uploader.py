@@ -17,6 +17,8 @@ Differences from 0.3.x, and why:
   (0.3.x returned ``None`` and discarded the file id);
 * failures **raise** this package's exceptions (:mod:`storj.exception`) instead of
   logging and calling ``exit(1)`` in the middle of the caller's process;
+* the steps 0.3.x exposed as methods (``upload_shard``, ``require_upload``, the HMAC
+  helpers) are done by the engine and are not methods here;
 * ``tmp_file_path`` is only where temporary files go (the engine writes just the
   parity shards, or an encrypted copy for a source that is not a regular file,
   and removes them); 0.3.x wrote an encrypted copy and every chunk there and left

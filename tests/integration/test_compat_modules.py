@@ -146,6 +146,17 @@ def test_downloader_writes_to_home_and_never_overwrites(env, account, client, bu
     assert not [p for p in folder.iterdir() if p.name != "notes.txt"]
 
 
+def test_downloader_metadata_methods(env, account, client, bucket_id, tmp_path):
+    source = tmp_path / "big.bin"
+    write(source, 3 * 1024 * 1024)  # 2 data shards + parity
+    entry = client.upload_file(bucket_id, str(source), name="big.bin")
+    pointers = list(client.file_pointers(bucket_id, entry.id, skip=0, limit=50))
+    with Downloader(account["email"], account["password"]) as downloader:
+        assert downloader.get_file_pointers_count(bucket_id, entry.id) == len(pointers) > 2
+        assert downloader.filename_from_bridge == "big.bin"
+        assert downloader.file_frame.id == entry.frame.id
+
+
 def test_downloader_names_a_hostile_name_safely(env, account, client, bucket_id, tmp_path):
     source = tmp_path / "f"
     data = write(source, 100)
