@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from storj.configuration import read_config
     from storj.http import Client
     from storj.keys import generate_new_key_pair
+    from storj.managers import BucketKeyManager, FileManager, UserKeyManager
     from storj.model import Bucket, Token
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "BridgeServerError",
     "BridgeTimeoutError",
     "BridgeTransportError",
+    "BucketKeyManager",
     "BucketManager",
     "Client",
     "ClientError",
@@ -67,6 +69,7 @@ __all__ = [
     "EncryptionKeyError",
     "FarmerError",
     "FarmerTimeoutError",
+    "FileManager",
     "HashMismatchError",
     "IntegrityError",
     "InvalidFieldError",
@@ -81,6 +84,7 @@ __all__ = [
     "TokenManager",
     "TransferCancelledError",
     "TransferError",
+    "UserKeyManager",
     "__version__",
     "generate_new_key_pair",
     "get_client",
@@ -105,6 +109,10 @@ def __getattr__(name: str) -> Any:
         from storj.configuration import read_config
 
         return read_config
+    if name in ("BucketKeyManager", "FileManager", "UserKeyManager"):
+        from storj import managers
+
+        return getattr(managers, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

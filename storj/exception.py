@@ -451,7 +451,8 @@ class ShardingException(StorjError):  # noqa: N818 - the 0.3.x name
 class DecryptionError(StorjError, ValueError):
     """Data encrypted with a passphrase could not be decrypted: the passphrase is wrong
     or the data was damaged or modified (:class:`storj.model.IdecdsaCipher`,
-    :class:`storj.model.Keyring`). Also a :class:`ValueError`."""
+    :class:`storj.model.Keyring`, :class:`storj.file_crypto.FileCrypto`). Also a
+    :class:`ValueError`, the class 0.3.x raised (``'bad decrypt'``)."""
 
 
 class IntegrityError(StorjError):

@@ -78,6 +78,7 @@ __all__ = [
     "MerkleTree",
     "Mirror",
     "Model",
+    "ObjectId",
     "Shard",
     "ShardManager",
     "ShardingException",
@@ -383,6 +384,24 @@ class Model:
         if self.extra:
             parts.append(f"extra={self.extra!r}")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+
+class ObjectId(str):
+    """An id string that also answers ``.id`` (itself, as a plain ``str``).
+
+    storj 0.3.x wrapped the ids inside a file entry in records (``file.bucket`` was a
+    ``Bucket(id=…)``), so its users wrote ``file.bucket.id``; the Bridge sends a
+    plain id and this package keeps it a ``str``. An ``ObjectId`` is that ``str``
+    (equality, hashing, JSON and formatting are the plain string's) and also
+    supports the 0.3.x spelling.
+    """
+
+    __slots__ = ()
+
+    @property
+    def id(self) -> str:
+        """The id as a plain ``str`` (0.3.x: ``file.bucket.id``)."""
+        return str.__str__(self)
 
 
 # --------------------------------------------------------------------------- records
@@ -694,13 +713,15 @@ class Frame(Model):
 class File(Model):
     """A file (bucket entry) as ``/buckets/:id/files`` and ``…/info`` describe it.
 
-    :ivar bucket: the bucket's id (a :class:`Bucket` given here is reduced to its id).
+    :ivar bucket: the bucket's id (a :class:`Bucket` given here is reduced to its id), an
+        :class:`ObjectId`: a ``str`` on which ``file.bucket.id`` also works, as in 0.3.x.
     :ivar hash: content hash, when a Bridge reports one.
     :ivar mimetype: MIME type.
     :ivar filename: file name (libstorj encrypts it).
     :ivar size: file size in bytes (the frame's size).
     :ivar id: unique identifier (24 hex; ``calculate_file_id(bucket, filename)``).
-    :ivar frame: the staging :class:`Frame` (built from the frame id the Bridge sends).
+    :ivar frame: the staging :class:`Frame` (built from the frame id the Bridge sends), so
+        ``file.frame.id`` is the frame id, as in 0.3.x.
     :ivar created: creation time (aware UTC).
     :ivar renewal: contract renewal time (aware UTC; created + 90 days).
     :ivar hmac: ``{"type": "sha512", "value": <128 hex>}`` (2017+ uploads).
@@ -737,7 +758,7 @@ class File(Model):
         "index": "str",
     }
 
-    bucket: str
+    bucket: ObjectId
     hash: str | None
     mimetype: str
     filename: str
@@ -798,6 +819,9 @@ class File(Model):
     def _convert(self, name: str, value: Any) -> Any:
         if name == "bucket" and isinstance(value, Bucket):
             value = value.id
+        if name == "bucket" and isinstance(value, str):
+            # ``file.bucket`` is the id and, as in 0.3.x, ``file.bucket.id`` too.
+            return ObjectId(super()._convert(name, value))
         if name == "frame":
             if isinstance(value, str):
                 return Frame(id=value)
@@ -838,7 +862,8 @@ class Token(Model):
 
     :ivar token: the token string.
     :ivar id: same value as ``token`` (defaults to it when not given).
-    :ivar bucket: the :class:`Bucket` (built from the bucket id the Bridge sends).
+    :ivar bucket: the :class:`Bucket` (built from the bucket id the Bridge sends), so
+        ``token.bucket.id`` is the bucket id, as in 0.3.x.
     :ivar operation: ``"PUSH"`` or ``"PULL"``.
     :ivar expires: expiry time (aware UTC).
     :ivar encryptionKey: the bucket's published key (``""`` by default).
@@ -1457,6 +1482,59 @@ class Shard(Model):
             out["parity"] = self.parity
         return out
 
+    def get_public_record(self) -> dict[str, Any]:
+        """What may be shown to anyone: the :meth:`to_json` body without the challenges.
+
+        ``hash``, ``size``, ``index``, ``tree`` (the audit leaves: hashes that reveal
+        nothing about the challenges), ``exclude`` and ``parity`` when set. This is
+        what the Bridge and the farmers learn about the shard.
+
+        Differs from 0.3.x: 0.3.x declared this method and returned ``None``.
+        """
+        record = self.to_json()
+        del record["challenges"]
+        return record
+
+    def get_private_record(self) -> dict[str, Any]:
+        """What the uploader keeps to audit the shard later; keep it secret.
+
+        ``{"hash", "size", "index", "challenges", "tree", "root", "depth"}``: the
+        challenges (a farmer that knew them could answer audits without the data),
+        the leaves and the Merkle ``root`` and ``depth`` (:class:`MerkleTree`,
+        the tree's :attr:`~MerkleTree.scheme` when :attr:`tree` is one, else the
+        2017 scheme) against which :func:`storj.merkle.verify_proof` checks a
+        farmer's proof. ``root`` and ``depth`` are ``None`` for a shard without
+        leaves.
+
+        Differs from 0.3.x: 0.3.x declared this method and returned ``None``.
+        """
+        leaves = self.leaves
+        tree = self.tree if isinstance(self.tree, MerkleTree) else None
+        if tree is None and leaves:
+            tree = MerkleTree(leaves)
+        return {
+            "hash": self.hash,
+            "size": self.size,
+            "index": self.index,
+            "challenges": list(self.challenges),
+            "tree": leaves,
+            "root": tree.get_root() if tree is not None else None,
+            "depth": tree.depth if tree is not None else None,
+        }
+
+    def all(self) -> str:
+        """A one-line debug description (0.3.x's format).
+
+        ``Shard{index=0, hash=…, size=…, tree={leaf, leaf, …}, challenges={c, …}}``;
+        works whether :attr:`tree` is a list or a :class:`MerkleTree` (0.3.x failed
+        on a tree object). The challenges are secret: do not log this string where
+        farmers could read it.
+        """
+        return (
+            f"Shard{{index={self.index}, hash={self.hash}, size={self.size}, "
+            f"tree={{{', '.join(self.leaves)}}}, challenges={{{', '.join(self.challenges)}}}}}"
+        )
+
     def _eq_key(self) -> tuple[Any, ...]:
         values = tuple(
             self.leaves if name == "tree" else getattr(self, name) for name in self._fields
@@ -1471,6 +1549,19 @@ class ShardManager:
     :param shard_size: bytes per shard; ``None`` (default) uses libstorj's
         sizing (:func:`storj.sharding.determine_shard_size`) for the file's size.
     :param nchallenges: audit challenges per shard (12, as in 0.1.x; libstorj uses 4).
+    :param num_chunks: (0.3.x keyword) the number of shards wanted instead of a
+        ``shard_size``; ``0`` or ``None`` means automatic (libstorj's sizing). The
+        shard size becomes ``ceil(filesize / num_chunks)`` and the last shard holds
+        the rest, so every byte is kept. Differs from 0.3.x, which floored the chunk
+        size and silently dropped up to ``num_chunks - 1`` bytes at the end of the
+        file; in return a tiny file may get fewer shards than asked for
+        (:attr:`index` says how many: 5 bytes in 4 chunks gives 2 + 2 + 1).
+    :param tmp_path: (0.3.x keyword) a directory: while the shards are computed each
+        one is also written, streaming, to ``tmp_path/<basename>-<n><suffix>``
+        (``n`` from 1, see :meth:`chunk_path`), created private (mode 0600) and
+        replaced if it exists. ``None`` (default) writes no chunk files. Differs
+        from 0.3.x, where ``None`` meant ``/tmp``: this class writes nothing unasked.
+    :param suffix: (0.3.x keyword) suffix of the chunk file names.
     :param chunk_size: read size while hashing (memory bound).
     :param scheme: audit hashing generation of the leaves (``"2017"`` default).
 
@@ -1486,7 +1577,17 @@ class ShardManager:
     (short) size. An empty file has no shards (``index == 0``). The shards
     are the file's bytes as they are: this class neither encrypts nor adds
     parity (the transfer engine does both).
+
+    :meth:`determine_shard_size` and :meth:`get_optimal_shard_number` are 0.3.x's
+    sizing rule (see there); the shards themselves use :attr:`shard_size`.
     """
+
+    #: 0.3.x's largest shard (4 GiB), used by :meth:`determine_shard_size`.
+    MAX_SHARD_SIZE: ClassVar[int] = 4 * 1024 * 1024 * 1024
+    #: 0.3.x: how many doublings the shard size lags behind the file size.
+    SHARD_MULTIPLES_BACK: ClassVar[int] = 4
+    #: 0.3.x's base shard size (8 MiB), used by :meth:`determine_shard_size`.
+    SHARD_SIZE: ClassVar[int] = 8 * 1024 * 1024
 
     def __init__(
         self,
@@ -1494,6 +1595,9 @@ class ShardManager:
         shard_size: int | None = None,
         nchallenges: int = 12,
         *,
+        num_chunks: int | None = None,
+        tmp_path: str | os.PathLike[str] | None = None,
+        suffix: str = "",
         chunk_size: int = sharding.DEFAULT_CHUNK_SIZE,
         scheme: Scheme = "2017",
     ) -> None:
@@ -1501,16 +1605,44 @@ class ShardManager:
             isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1
         ):
             raise ValueError(f"shard_size must be a positive int or None, got {shard_size!r}")
+        if num_chunks is not None and (
+            isinstance(num_chunks, bool) or not isinstance(num_chunks, int) or num_chunks < 0
+        ):
+            raise ValueError(f"num_chunks must be an int >= 0 or None, got {num_chunks!r}")
+        if shard_size is not None and num_chunks:
+            raise ValueError("give shard_size or num_chunks, not both")
         if isinstance(nchallenges, bool) or not isinstance(nchallenges, int) or nchallenges < 1:
             raise ValueError(f"nchallenges must be an int >= 1, got {nchallenges!r}")
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        if not isinstance(suffix, str) or os.sep in suffix or (os.altsep and os.altsep in suffix):
+            raise ValueError(f"suffix must be a str without path separators, got {suffix!r}")
         merkle._check_scheme(scheme)
         self._shard_size = shard_size
+        self._num_chunks = num_chunks or None
         self.nchallenges = nchallenges
         self.chunk_size = chunk_size
         self.scheme: Scheme = scheme
+        #: Suffix of the chunk file names (0.3.x).
+        self.suffix: str = suffix
+        self.tmp_path = tmp_path
         self.filepath = filepath
+
+    @property
+    def tmp_path(self) -> str | None:
+        """Directory the chunk files are written to, or ``None`` for no chunk files."""
+        return self._tmp_path
+
+    @tmp_path.setter
+    def tmp_path(self, value: str | os.PathLike[str] | None) -> None:
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise ValueError(f"tmp_path must be a path or None, not {type(value).__name__}")
+        self._tmp_path = os.fspath(value) if value is not None else None
+
+    @property
+    def num_chunks(self) -> int | None:
+        """The number of shards asked for with ``num_chunks``, or ``None`` (automatic)."""
+        return self._num_chunks
 
     @property
     def filepath(self) -> str:
@@ -1540,9 +1672,11 @@ class ShardManager:
 
     @property
     def shard_size(self) -> int:
-        """Bytes per shard: as given, or libstorj's size for :attr:`filesize`."""
+        """Bytes per shard: as given, from ``num_chunks``, or libstorj's size for the file."""
         if self._shard_size is not None:
             return self._shard_size
+        if self._num_chunks:
+            return max(1, -(-self.filesize // self._num_chunks))
         return sharding.determine_shard_size(self.filesize)
 
     @shard_size.setter
@@ -1552,6 +1686,7 @@ class ShardManager:
         ):
             raise ValueError(f"shard_size must be a positive int or None, got {value!r}")
         self._shard_size = value
+        self._num_chunks = None
         self._shards = None
 
     @property
@@ -1568,10 +1703,53 @@ class ShardManager:
             self._shards = list(self.iter_shards())
         return self._shards
 
+    def determine_shard_size(self, accumulator: int = 0) -> int:
+        """0.3.x's shard size for :attr:`filesize` ("in sync with shard-size-calculator").
+
+        The smallest ``a >= accumulator`` with ``filesize <= 8 MiB * 2**a`` gives
+        ``8 MiB * 2**max(0, a - 4)``, capped at 4 GiB: files up to 128 MiB get
+        8 MiB, 43 GiB gets 4 GiB. An empty file gets 8 MiB (0.3.x answered 0 and
+        then divided by it). This is the 0.3.x rule, kept for code that compares
+        against 0.3.x numbers; the shards of this manager use :attr:`shard_size`
+        (libstorj's rule, base 2 MiB, unless a size or ``num_chunks`` was given),
+        which is what libstorj and this package's uploads use.
+
+        :raises ValueError: a file beyond ``8 MiB * 2**41`` bytes, or a negative
+            ``accumulator``.
+        """
+        if isinstance(accumulator, bool) or not isinstance(accumulator, int) or accumulator < 0:
+            raise ValueError(f"accumulator must be an int >= 0, got {accumulator!r}")
+        size = self.filesize
+        while size > self.SHARD_SIZE << accumulator:
+            accumulator += 1
+            if accumulator > 41:
+                raise ValueError(f"file size {size} is beyond the 0.3.x sizing rule")
+        hops = max(0, accumulator - self.SHARD_MULTIPLES_BACK)
+        return min(self.SHARD_SIZE << hops, self.MAX_SHARD_SIZE)
+
+    def get_optimal_shard_number(self) -> int:
+        """0.3.x's shard count: ``ceil(filesize / determine_shard_size())`` (0 when empty).
+
+        43 GiB → 11 (0.3.14's test vector). Pass it as ``num_chunks`` to shard a file
+        the 0.3.x way.
+        """
+        return sharding.data_shard_count(self.filesize, self.determine_shard_size())
+
+    def chunk_path(self, number: int) -> str:
+        """Path of chunk file ``number`` (from 1, as 0.3.x): ``tmp_path/<basename>-<n><suffix>``.
+
+        :raises ValueError: no :attr:`tmp_path` is set.
+        """
+        if self._tmp_path is None:
+            raise ValueError("this ShardManager has no tmp_path: it writes no chunk files")
+        name = f"{os.path.basename(self._filepath)}-{number}{self.suffix}"
+        return os.path.join(self._tmp_path, name)
+
     def iter_shards(self) -> Iterator[Shard]:
         """Stream the file and yield each shard's record as soon as it is hashed.
 
-        Fresh random challenges are drawn for every call.
+        Fresh random challenges are drawn for every call. With :attr:`tmp_path`
+        each shard is also written to its :meth:`chunk_path` (mode 0600).
         """
         shard_size = self.shard_size  # also checks the path
         with open(self._filepath, "rb") as stream:
@@ -1580,14 +1758,22 @@ class ShardManager:
     def _hash_stream(self, stream: BinaryIO, shard_size: int) -> Iterator[Shard]:
         index = 0
         while True:
-            digest = sharding.digest_stream(
-                stream,
-                sharding.new_challenges(self.nchallenges),
-                length=shard_size,
-                chunk_size=self.chunk_size,
-                scheme=self.scheme,
-            )
+            sink = None if self._tmp_path is None else _private_file(self.chunk_path(index + 1))
+            try:
+                source: Any = stream if sink is None else _Tee(stream, sink)
+                digest = sharding.digest_stream(
+                    source,
+                    sharding.new_challenges(self.nchallenges),
+                    length=shard_size,
+                    chunk_size=self.chunk_size,
+                    scheme=self.scheme,
+                )
+            finally:
+                if sink is not None:
+                    sink.close()
             if digest.size == 0:
+                if sink is not None:
+                    os.unlink(self.chunk_path(index + 1))
                 return
             yield Shard.from_digest(digest, index)
             index += 1
@@ -1602,7 +1788,35 @@ class ShardManager:
 
     def __repr__(self) -> str:
         size = self._shard_size if self._shard_size is not None else "auto"
+        extra = f", num_chunks={self._num_chunks}" if self._num_chunks else ""
+        if self._tmp_path is not None:
+            extra += f", tmp_path={self._tmp_path!r}, suffix={self.suffix!r}"
         return (
             f"ShardManager(filepath={self._filepath!r}, shard_size={size}, "
-            f"nchallenges={self.nchallenges})"
+            f"nchallenges={self.nchallenges}{extra})"
         )
+
+
+class _Tee:
+    """A read-only stream that copies what it returns into ``sink``."""
+
+    def __init__(self, source: BinaryIO, sink: BinaryIO) -> None:
+        self._source = source
+        self._sink = sink
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        if data:
+            self._sink.write(data)
+        return data
+
+
+def _private_file(path: str) -> BinaryIO:
+    """Open ``path`` for writing, created 0600 (truncated if it exists; never via a symlink)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    except (AttributeError, OSError):  # pragma: no cover - platforms without fchmod
+        pass
+    return os.fdopen(fd, "wb")

@@ -43,7 +43,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from websockets.exceptions import (
     ConnectionClosed,
@@ -89,6 +89,7 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_MAX_FRAME_SIZE",
     "DEFAULT_MAX_SHARD_SIZE",
+    "ChannelMessage",
     "Client",
     "channel_request",
     "close_error",
@@ -395,6 +396,8 @@ def pull_shard(
     low_speed_limit: int = 0,
     low_speed_time: float = 20.0,
     deadline: float | None = None,
+    on_open: Callable[[], None] | None = None,
+    on_close: Callable[[int, str | None], object] | None = None,
 ) -> int:
     """Download one shard over a data channel (``operation: "PULL"``) into ``destination``.
 
@@ -417,6 +420,10 @@ def pull_shard(
         only ``timeout`` bounds a farmer that drips tiny frames.
     :param deadline: seconds the whole pull may take, opening the channel included
         (:class:`FarmerTimeoutError` after that); ``None`` (default): no total bound.
+    :param on_open: called once the channel is open and the request sent.
+    :param on_close: called with the farmer's close code and reason when the channel
+        ends (``1006, None`` when it ended without a close frame), before the outcome is
+        checked.
     :returns: the number of bytes written.
     :raises SuppliedTokenNotAcceptedError: close 3101.
     :raises HashMismatchError: close 3102, more or fewer bytes than ``size``, or
@@ -437,6 +444,8 @@ def pull_shard(
     watch = _PullWatch(what, timeout, cancel, low_speed_limit, low_speed_time, deadline)
     with _channel(url, timeout, max_frame_size, what) as ws:
         _send(ws, request, what, timeout)
+        if on_open is not None:
+            on_open()
         while True:
             try:
                 message = ws.recv(timeout=watch.wait())
@@ -445,6 +454,8 @@ def pull_shard(
                 continue
             except ConnectionClosed as exc:
                 if exc.rcvd is None:
+                    if on_close is not None and exc.sent is None:
+                        on_close(1006, None)
                     raise _closed(exc, what, timeout) from exc
                 code, reason = exc.rcvd.code, exc.rcvd.reason
                 break
@@ -462,6 +473,8 @@ def pull_shard(
             if on_bytes is not None:
                 on_bytes(len(message))
             watch.received(received)
+    if on_close is not None:
+        on_close(code, reason)
     if code != CLOSE_COMPLETED:
         raise close_error(code, reason, what)
     if size is not None and received != size:
@@ -479,12 +492,57 @@ def _pointer_field(pointer: Any, name: str) -> Any:
     return getattr(pointer, name, None)
 
 
+class ChannelMessage:
+    """One data frame as :meth:`Client.received_message` gets it (ws4py's message shape).
+
+    :ivar data: the frame's payload (``bytes``).
+    :ivar is_binary: ``True`` (the channel carries shard data in binary frames).
+    :ivar is_text: ``False``.
+    """
+
+    __slots__ = ("data",)
+    is_binary = True
+    is_text = False
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __bytes__(self) -> bytes:
+        return self.data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"ChannelMessage({len(self.data)} bytes)"
+
+
+class _MessageSink:
+    """The destination :meth:`Client.run` gives :func:`pull_shard`: frames go to the hook."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def write(self, data: bytes) -> int:
+        self._client.received_message(ChannelMessage(bytes(data)))
+        return len(data)
+
+
 class Client:
     """Download the shard of one pointer over its data channel into ``file_contents``.
 
     The 0.1.x ``Client(pointer, file_contents)``, without ws4py: :meth:`run` opens
     ``pointer.channel``, pulls the shard, appends it to ``file_contents`` and checks
     its size and hash (see :func:`pull_shard`).
+
+    ws4py-style callbacks, for subclasses as in 0.x: :meth:`opened` when the channel
+    is open, :meth:`received_message` for every binary frame (the default appends it
+    to ``file_contents``) and :meth:`closed` with the farmer's close code and reason.
+    The size and hash are checked on the frames received, whatever the callbacks do.
+    Differs from 0.x: the channel request (``{"token", "hash", "operation"}``) is sent
+    by :meth:`run` before :meth:`opened` (0.x sent the whole pointer from ``opened``,
+    which farmers do not accept), and :meth:`run` replaces ws4py's
+    ``connect()`` + ``run_forever()``; failures raise instead of being dropped.
 
     :param pointer: a :class:`storj.model.FilePointer` (or a mapping with the same
         keys) carrying ``channel``, ``hash``, ``token`` (``str(token)`` is the farmer
@@ -527,10 +585,34 @@ class Client:
             self.url,
             token=self.token,
             shard_hash=self.hash,
-            destination=self.file_contents,
+            destination=cast(BinaryIO, _MessageSink(self)),  # only write() is used
             size=self.size,
             timeout=self.timeout,
+            on_open=self.opened,
+            on_close=self.closed,
         )
+
+    def opened(self) -> None:
+        """Called once the channel is open and the request sent (default: nothing)."""
+
+    def received_message(self, message: ChannelMessage | bytes) -> None:
+        """Called for each binary frame; the default appends ``message.data`` to the file.
+
+        Raw ``bytes`` (what code calling this hook itself may pass) are appended as they
+        are; a text message is ignored, as in 0.x.
+        """
+        if isinstance(message, (bytes, bytearray)):
+            self.file_contents.write(bytes(message))
+        elif message.is_binary:
+            self.file_contents.write(message.data)
+
+    def closed(self, code: int, reason: str | None = None) -> str:
+        """Called when the channel ends, with the farmer's close code and reason.
+
+        ``1000`` is success; ``1006`` means no close frame came. Returns 0.x's
+        description ``"Closed web socket <code> <reason>"`` (ignored by :meth:`run`).
+        """
+        return f"Closed web socket {code} {reason}"
 
     def __repr__(self) -> str:
         return f"Client({self.url!r}, hash={self.hash!r}, size={self.size!r})"

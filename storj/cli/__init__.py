@@ -21,7 +21,7 @@ from storj.cli._output import Cancelled, to_click_exception
 from storj.exception import StorjError
 from storj.metadata import __version__
 
-__all__ = ["cli", "main"]
+__all__ = ["bucket", "cli", "file", "key", "keys", "main"]
 
 _LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -152,3 +152,7 @@ _register_commands()
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``storj`` console script and ``python -m storj``."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="storj")
+
+
+# storj 0.3.x's console scripts and ``storj.cli`` groups (storj-bucket, storj-file, storj-key).
+from storj.cli._legacy import bucket, file, key, keys  # noqa: E402
