@@ -46,11 +46,12 @@ from storj.exception import (
 from storj.metadata import __version__, version
 
 if TYPE_CHECKING:
+    from storj.api import ecdsa_to_hex
     from storj.configuration import read_config
     from storj.http import Client
     from storj.keys import generate_new_key_pair
     from storj.managers import BucketKeyManager, FileManager, UserKeyManager
-    from storj.model import Bucket, Token
+    from storj.model import Bucket, File, Token
 
 __all__ = [
     "AuthenticationError",
@@ -60,6 +61,7 @@ __all__ = [
     "BridgeServerError",
     "BridgeTimeoutError",
     "BridgeTransportError",
+    "Bucket",
     "BucketKeyManager",
     "BucketManager",
     "Client",
@@ -69,6 +71,7 @@ __all__ = [
     "EncryptionKeyError",
     "FarmerError",
     "FarmerTimeoutError",
+    "File",
     "FileManager",
     "HashMismatchError",
     "IntegrityError",
@@ -81,11 +84,13 @@ __all__ = [
     "StorjError",
     "StorjFarmerError",
     "SuppliedTokenNotAcceptedError",
+    "Token",
     "TokenManager",
     "TransferCancelledError",
     "TransferError",
     "UserKeyManager",
     "__version__",
+    "ecdsa_to_hex",
     "generate_new_key_pair",
     "get_client",
     "read_config",
@@ -96,7 +101,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str) -> Any:
-    """Import ``Client``, ``generate_new_key_pair`` and ``read_config`` on first use (PEP 562)."""
+    """Import ``Client``, ``generate_new_key_pair``, ``read_config``, the managers and the
+    0.x re-exports (``Bucket``, ``File``, ``Token``, ``ecdsa_to_hex``) on first use (PEP 562)."""
     if name == "Client":
         from storj.http import Client
 
@@ -109,6 +115,14 @@ def __getattr__(name: str) -> Any:
         from storj.configuration import read_config
 
         return read_config
+    if name in ("Bucket", "File", "Token"):  # re-exported by 0.1.x-0.3.x
+        from storj import model
+
+        return getattr(model, name)
+    if name == "ecdsa_to_hex":
+        from storj.api import ecdsa_to_hex
+
+        return ecdsa_to_hex
     if name in ("BucketKeyManager", "FileManager", "UserKeyManager"):
         from storj import managers
 

@@ -1583,11 +1583,11 @@ class ShardManager:
     """
 
     #: 0.3.x's largest shard (4 GiB), used by :meth:`determine_shard_size`.
-    MAX_SHARD_SIZE: ClassVar[int] = 4 * 1024 * 1024 * 1024
+    MAX_SHARD_SIZE: ClassVar[int] = sharding.MAX_SHARD_SIZE
     #: 0.3.x: how many doublings the shard size lags behind the file size.
-    SHARD_MULTIPLES_BACK: ClassVar[int] = 4
+    SHARD_MULTIPLES_BACK: ClassVar[int] = sharding.SHARD_MULTIPLES_BACK
     #: 0.3.x's base shard size (8 MiB), used by :meth:`determine_shard_size`.
-    SHARD_SIZE: ClassVar[int] = 8 * 1024 * 1024
+    SHARD_SIZE: ClassVar[int] = sharding.LEGACY_BASE_SHARD_SIZE
 
     def __init__(
         self,
@@ -1717,15 +1717,7 @@ class ShardManager:
         :raises ValueError: a file beyond ``8 MiB * 2**41`` bytes, or a negative
             ``accumulator``.
         """
-        if isinstance(accumulator, bool) or not isinstance(accumulator, int) or accumulator < 0:
-            raise ValueError(f"accumulator must be an int >= 0, got {accumulator!r}")
-        size = self.filesize
-        while size > self.SHARD_SIZE << accumulator:
-            accumulator += 1
-            if accumulator > 41:
-                raise ValueError(f"file size {size} is beyond the 0.3.x sizing rule")
-        hops = max(0, accumulator - self.SHARD_MULTIPLES_BACK)
-        return min(self.SHARD_SIZE << hops, self.MAX_SHARD_SIZE)
+        return sharding.legacy_shard_size(self.filesize, accumulator)
 
     def get_optimal_shard_number(self) -> int:
         """0.3.x's shard count: ``ceil(filesize / determine_shard_size())`` (0 when empty).

@@ -35,6 +35,7 @@ from storj.merkle import Scheme
 __all__ = [
     "DEFAULT_CHALLENGES",
     "DEFAULT_CHUNK_SIZE",
+    "LEGACY_BASE_SHARD_SIZE",
     "MAX_SHARD_SIZE",
     "MIN_SHARD_SIZE",
     "SHARD_MULTIPLES_BACK",
@@ -44,6 +45,7 @@ __all__ = [
     "determine_shard_size",
     "digest_stream",
     "erasure_enabled",
+    "legacy_shard_size",
     "new_challenges",
     "parity_shard_count",
     "shard_ranges",
@@ -59,6 +61,8 @@ SHARD_MULTIPLES_BACK: Final = 4
 DEFAULT_CHALLENGES: Final = 4
 #: Bytes per read when hashing: large enough that per-chunk Python work is negligible.
 DEFAULT_CHUNK_SIZE: Final = 1024 * 1024
+#: storj 0.3.x's base shard size (8 MiB) for :func:`legacy_shard_size`.
+LEGACY_BASE_SHARD_SIZE: Final = 8 * 1024 * 1024
 #: libstorj gives up on files needing more than this many doublings.
 _MAX_ACCUMULATOR: Final = 41
 #: Size of one audit challenge in bytes (``AUDIT_BYTES``).
@@ -73,6 +77,25 @@ def _check_size(name: str, value: Any, *, minimum: int) -> int:
     return value
 
 
+def _doubling_rule(file_size: int, base: int, accumulator: int) -> int:
+    """The shard-size-calculator rule shared by libstorj and storj 0.3.x.
+
+    The smallest ``a >= accumulator`` with ``file_size <= base * 2**a`` gives
+    ``base * 2**max(0, a - SHARD_MULTIPLES_BACK)``, capped at :data:`MAX_SHARD_SIZE`.
+    """
+    _check_size("file_size", file_size, minimum=0)
+    _check_size("accumulator", accumulator, minimum=0)
+    while file_size > base << accumulator:
+        accumulator += 1
+        if accumulator > _MAX_ACCUMULATOR:
+            raise ValueError(
+                f"file_size {file_size} is too large: the sizing rule supports at most "
+                f"{base << _MAX_ACCUMULATOR} bytes"
+            )
+    hops = max(0, accumulator - SHARD_MULTIPLES_BACK)
+    return min(base << hops, MAX_SHARD_SIZE)
+
+
 def determine_shard_size(file_size: int) -> int:
     """libstorj's shard size (bytes) for a file of ``file_size`` bytes.
 
@@ -80,17 +103,19 @@ def determine_shard_size(file_size: int) -> int:
     shards anyway, see :func:`data_shard_count`). Raises :class:`ValueError` for
     a negative size or one beyond libstorj's limit (``2 MiB · 2**41`` bytes).
     """
-    _check_size("file_size", file_size, minimum=0)
-    accumulator = 0
-    while file_size > MIN_SHARD_SIZE << accumulator:
-        accumulator += 1
-        if accumulator > _MAX_ACCUMULATOR:
-            raise ValueError(
-                f"file_size {file_size} is too large: libstorj supports at most "
-                f"{MIN_SHARD_SIZE << _MAX_ACCUMULATOR} bytes"
-            )
-    hops = max(0, accumulator - SHARD_MULTIPLES_BACK)
-    return min(MIN_SHARD_SIZE << hops, MAX_SHARD_SIZE)
+    return _doubling_rule(file_size, MIN_SHARD_SIZE, 0)
+
+
+def legacy_shard_size(file_size: int, accumulator: int = 0) -> int:
+    """storj 0.3.x's shard size: the same rule on an 8 MiB base (:data:`LEGACY_BASE_SHARD_SIZE`).
+
+    Files up to 128 MiB get 8 MiB; 43 GiB gets 4 GiB (11 shards, 0.3.14's test vector);
+    an empty file gets 8 MiB (0.3.x answered 0 and then divided by it). Kept for code
+    that compares against 0.3.x's numbers; uploads use :func:`determine_shard_size`.
+    ``accumulator`` is where 0.3.x's search started. Raises :class:`ValueError` for a
+    negative size or accumulator, or a file beyond ``8 MiB · 2**41`` bytes.
+    """
+    return _doubling_rule(file_size, LEGACY_BASE_SHARD_SIZE, accumulator)
 
 
 def data_shard_count(file_size: int, shard_size: int) -> int:

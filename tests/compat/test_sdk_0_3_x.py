@@ -160,8 +160,45 @@ def test_package_level_names_of_0_3_x() -> None:
         "UserKeyManager",
         "TokenManager",
         "Client",
+        "Bucket",
+        "File",
+        "Token",
+        "ecdsa_to_hex",
     ):
         assert callable(getattr(storj, name)), name
+    from storj import Bucket, File, Token, ecdsa_to_hex
+    from storj.model import Bucket as ModelBucket
+
+    assert Bucket is ModelBucket
+    assert File(id="5f3a", filename="a.txt").filename == "a.txt"
+    assert Token(token="t", operation="PULL").operation == "PULL"
+    assert ecdsa_to_hex(b"\xf8\xd2\xaf\xa1\xdb\xa0\xee\xfd\xf9c\x01\xcf\x0c") == (
+        "04f8d2afa1dba0eefdf96301cf0c"
+    )
+
+
+def test_sharder_module_of_0_3_x() -> None:
+    """0.3.x ``storj.sharder.ShardingTools``: the sizing helpers and ``join_shards``."""
+    import functools
+    import io
+
+    from storj.sharder import ShardingException, ShardingTools
+
+    tools = ShardingTools()
+    assert tools.MAX_SHARD_SIZE == 4294967296
+    assert tools.SHARD_MULTIPLES_BACK == 4
+    assert tools.shard_size(0) == 8 * 1024 * 1024
+    assert tools.shard_size(2) == 32 * 1024 * 1024
+    params = tools.get_optimal_shard_parametrs(43 * 1024**3)
+    assert params == {"shard_size": "4294967296", "shard_count": 11, "file_size": 43 * 1024**3}
+    assert tools.get_optimal_shard_parametrs(1000)["shard_count"] == 1
+    assert tools.determine_shard_size(134217729, 0) == 16 * 1024 * 1024
+    names = ["f-10", "f-2", "f-1"]
+    assert sorted(names, key=functools.cmp_to_key(tools.sort_index)) == ["f-1", "f-2", "f-10"]
+    out = io.BytesIO()
+    assert tools.join_shards([io.BytesIO(b"ab"), io.BytesIO(b"cd")], out) is True
+    assert out.getvalue() == b"abcd"
+    assert str(ShardingException("bad chunk")) == "bad chunk"
 
 
 # =========================================================================== exceptions
@@ -798,9 +835,8 @@ def test_uploader_uploads_for_real(account: Account) -> None:
 
 
 def test_uploader_with_storj_bridge(account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
-    from storj.uploader import Uploader
-
     from storj.http import Client
+    from storj.uploader import Uploader
 
     monkeypatch.delenv("STORJ_BRIDGE")
 

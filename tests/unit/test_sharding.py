@@ -429,3 +429,35 @@ def test_shard_manager_covers_the_file_exactly(data, shard_size, chunk_size):
         assert offset == len(data)
     finally:
         os.unlink(path)
+
+
+# -- storj 0.3.x's sizing rule (ShardManager.determine_shard_size, storj.sharder) -----------
+
+
+@pytest.mark.parametrize(
+    ("file_size", "expected"),
+    [
+        (0, 8 * MiB),
+        (1000, 8 * MiB),
+        (128 * MiB, 8 * MiB),
+        (128 * MiB + 1, 16 * MiB),
+        (43 * 1024 * MiB, 4096 * MiB),
+    ],
+)
+def test_legacy_shard_size_vectors(file_size: int, expected: int) -> None:
+    assert sharding.legacy_shard_size(file_size) == expected
+
+
+def test_legacy_rule_is_libstorj_rule_on_a_four_times_larger_base() -> None:
+    for size in (1, 5 * MiB, 300 * MiB, 7 * 1024 * MiB):
+        legacy = sharding.legacy_shard_size(size * 4)
+        assert legacy == min(sharding.determine_shard_size(size) * 4, sharding.MAX_SHARD_SIZE)
+
+
+def test_legacy_shard_size_refuses_bad_input() -> None:
+    with pytest.raises(ValueError):
+        sharding.legacy_shard_size(-1)
+    with pytest.raises(ValueError):
+        sharding.legacy_shard_size(10, accumulator=-1)
+    with pytest.raises(ValueError):
+        sharding.legacy_shard_size((8 * MiB << 41) + 1)
