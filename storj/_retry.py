@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-__all__ = ["RetryPolicy", "parse_retry_after"]
+import requests
+
+__all__ = ["RetryPolicy", "never_sent", "parse_retry_after"]
 
 #: Statuses worth repeating: the rate limiter (429) and transient server failures.
 DEFAULT_STATUS_FORCELIST = frozenset({429, 500, 502, 503, 504})
@@ -45,6 +47,23 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
     if math.isnan(seconds):
         return None
     return max(0.0, seconds)
+
+
+def never_sent(exc: BaseException | None) -> bool:
+    """True when a failed request certainly never reached the Bridge.
+
+    That is a connect timeout, a refused connection or a failed name lookup (the
+    ``requests``/``urllib3`` exception, or the ``cause`` of a
+    :class:`~storj.exception.BridgeTransportError`). Such a request is safe to repeat
+    whatever its method, and the :class:`~storj.http.Client` already did so.
+    """
+    if exc is None:
+        return False
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    return type(reason).__name__ in {"NewConnectionError", "NameResolutionError"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +109,11 @@ class RetryPolicy:
         if retries is None:
             return cls(total=0)
         return cls(total=retries)
+
+    @property
+    def attempts(self) -> int:
+        """Attempts one request gets at most: the first one plus :attr:`total` retries."""
+        return 1 + self.total
 
     @property
     def retries_made(self) -> int:

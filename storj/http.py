@@ -65,7 +65,7 @@ import urllib3
 from storj import keys as _keys
 from storj import model, naming
 from storj._legacy_client import LegacyClientMethods
-from storj._retry import RetryPolicy
+from storj._retry import RetryPolicy, never_sent
 from storj._sessions import DeadlineSession, Expiry, request_deadline
 from storj.api import basic_auth_header, ecdsa_to_hex, hash_password, new_nonce, signing_string
 from storj.exception import (
@@ -170,14 +170,8 @@ def _query_value(value: object) -> str:
     return str(value)
 
 
-def _connect_phase_failure(exc: requests.RequestException) -> bool:
-    """True when the request certainly never reached the Bridge (safe to repeat for any method)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    reason = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)
-    name = type(reason).__name__
-    return name in {"NewConnectionError", "NameResolutionError"}
+#: True when the request certainly never reached the Bridge (safe to repeat for any method).
+_connect_phase_failure = never_sent
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from dataclasses import replace
 from typing import Any, TypeVar
 
+from storj._retry import RetryPolicy, never_sent
 from storj.crypto import EncryptionKey
 from storj.exception import (
+    BridgeError,
     BridgeServerError,
     BridgeTransportError,
     EncryptionKeyError,
     StorjError,
 )
+from storj.transfer.config import TransferConfig
 from storj.transfer.farmer_client import _get
 from storj.transfer.progress import Abort, Aborted, ProgressMeter
 
@@ -24,7 +29,8 @@ __all__ = [
     "SUCCESS",
     "FAILURE",
     "ReportQueue",
-    "bridge_call",
+    "bridge_client",
+    "bridge_retry",
     "encryption_key_of",
     "field",
     "now_ms",
@@ -74,42 +80,87 @@ def reporter_id(client: Any) -> str:
     return str(getattr(client, "email", None) or getattr(client, "public_key_hex", None) or "")
 
 
-def bridge_call(
+def retry_policy_of(client: Any) -> RetryPolicy:
+    """The :class:`~storj.http.RetryPolicy` the client's Bridge requests use."""
+    policy = getattr(client, "retry_policy", None)
+    return policy if isinstance(policy, RetryPolicy) else RetryPolicy()
+
+
+def bridge_client(client: Any, config: TransferConfig) -> Any:
+    """The client a transfer sends its Bridge requests with.
+
+    The client itself, unless ``config.bridge_attempts`` is set (its pre-issue-14 knob):
+    then a shallow copy sharing the session and keys whose policy allows
+    ``bridge_attempts - 1`` retries, so every Bridge request of this transfer is tried at
+    most ``bridge_attempts`` times.
+    """
+    if config.bridge_attempts is None or not isinstance(
+        getattr(client, "retry_policy", None), RetryPolicy
+    ):
+        return client
+    view = copy.copy(client)
+    view.retry_policy = replace(client.retry_policy, total=config.bridge_attempts - 1)
+    if hasattr(view, "_owns_session"):
+        view._owns_session = False  # the session stays the caller's client's
+    return view
+
+
+def _worth_repeating(exc: BridgeError, policy: RetryPolicy) -> bool:
+    """A 5xx of the policy's list, or a connection failure the client did not repeat."""
+    if isinstance(exc, BridgeServerError):
+        return exc.status_code is None or exc.status_code in policy.status_forcelist
+    return isinstance(exc, BridgeTransportError) and not never_sent(exc.__cause__)
+
+
+def bridge_retry(
     what: str,
     call: Callable[[], T],
     *,
-    attempts: int,
+    client: Any,
     abort: Abort | None = None,
-    backoff: float = 0.2,
+    repeat: Callable[[BridgeError], bool] | None = None,
 ) -> T:
-    """Run a Bridge call, repeating it on 5xx answers and connection failures.
+    """Run a Bridge request the client does not repeat itself, under the client's policy.
 
-    Other errors (400, 401, 404, 420/429 …) are raised at once. Between attempts it
-    waits ``backoff · 2**n`` seconds (at most 5), waking early when aborted.
+    For the two requests of a transfer that are not idempotent but that the engine knows
+    how to repeat (``PUT /frames/:id``, ``POST /buckets/:id/files``): on a 5xx answer of
+    the policy's ``status_forcelist`` or a connection failure after the request may have
+    been sent (what the client does not repeat for such a request), the call is made
+    again, at most :attr:`RetryPolicy.attempts <storj.http.RetryPolicy.attempts>` times in
+    all, waiting the policy's backoff in between (waking early when aborted). 429 answers
+    and connections that never reached the Bridge were already repeated by the client,
+    under the same policy. ``repeat(exc)``, when given, must also agree. Every other
+    Bridge request of a transfer is made once here and repeated by the client alone.
     """
-    for attempt in range(attempts):
+    policy = retry_policy_of(client)
+    sleep: Callable[[float], None] = getattr(client, "_sleep", time.sleep)
+    while True:
         if abort is not None:
             abort.check()
         try:
             return call()
         except (BridgeServerError, BridgeTransportError) as exc:
-            if attempt + 1 >= attempts:
+            if not (
+                policy.can_retry()
+                and _worth_repeating(exc, policy)
+                and (repeat is None or repeat(exc))
+            ):
                 raise
-            delay = min(5.0, backoff * 2**attempt)
+            delay = policy.delay()
             log.info(
-                "%s failed (%s); attempt %d of %d in %.1f s",
+                "%s failed (%s); retry %d of %d in %.2f s",
                 what,
                 exc,
-                attempt + 2,
-                attempts,
+                policy.retries_made + 1,
+                policy.total,
                 delay,
             )
+            policy = policy.increment(str(exc.status_code or type(exc).__name__))
             if abort is not None:
                 if abort.wait(delay):
                     raise Aborted() from exc
-            else:
-                time.sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
+            elif delay > 0:
+                sleep(delay)
 
 
 def send_report(client: Any, report: dict[str, Any], enabled: bool = True) -> None:

@@ -55,9 +55,14 @@ class TransferConfig:
     :param max_push_attempts: contract negotiations per shard (``PUT /frames/:id``); a
         farmer that fails a transfer is added to ``exclude`` and another one is asked
         for (libstorj ``STORJ_MAX_PUSH_FRAME_COUNT``).
-    :param bridge_attempts: attempts for the Bridge calls of a transfer that the
-        :class:`~storj.http.Client` does not repeat itself (``POST /frames``,
-        ``POST /buckets/:id/files``, pointer requests) on 5xx and connection errors.
+    :param bridge_attempts: ``None`` (default): every Bridge request of a transfer is
+        tried as often as the client's :class:`~storj.http.RetryPolicy` allows —
+        ``1 + retries`` times, 4 with ``Client(retries=3)`` — and no more: the engine
+        adds no retry layer of its own (see :ref:`transfer-retries`). An int ``n``
+        (kept from earlier versions, where it was a second layer multiplying the
+        client's) now means the same policy with ``n - 1`` retries for this transfer's
+        Bridge requests, so each is tried at most ``n`` times; prefer
+        ``Client(retries=...)``.
     :param pointer_replacements: how many times a download asks for another farmer
         for one shard (``limit=1&skip=i&exclude=…``) before giving the shard up.
     :param timeout: seconds to wait for a farmer to connect or to answer.
@@ -89,7 +94,7 @@ class TransferConfig:
 
     shard_concurrency: int = 4
     max_push_attempts: int = 6
-    bridge_attempts: int = 6
+    bridge_attempts: int | None = None
     pointer_replacements: int = 5
     timeout: float = 60.0
     low_speed_limit: int = 30720
@@ -107,7 +112,8 @@ class TransferConfig:
     def __post_init__(self) -> None:
         _positive_int("shard_concurrency", self.shard_concurrency)
         _positive_int("max_push_attempts", self.max_push_attempts)
-        _positive_int("bridge_attempts", self.bridge_attempts)
+        if self.bridge_attempts is not None:
+            _positive_int("bridge_attempts", self.bridge_attempts)
         _positive_int("pointer_replacements", self.pointer_replacements, minimum=0)
         _positive_number("timeout", self.timeout)
         _positive_int("low_speed_limit", self.low_speed_limit, minimum=0)

@@ -55,7 +55,7 @@ from storj.exception import (
 )
 from storj.transfer._common import (
     ReportQueue,
-    bridge_call,
+    bridge_client,
     encryption_key_of,
     field,
     make_report,
@@ -194,12 +194,10 @@ def list_pointers(
     limit = config.pointer_page_size
 
     def fetch(skip: int) -> list[Any]:
-        page: list[Any] = bridge_call(
-            f"GET /buckets/{bucket_id}/files/{file_id} (skip={skip})",
-            lambda: list(client.file_pointers(bucket_id, file_id, skip=skip, limit=limit)),
-            attempts=config.bridge_attempts,
-            abort=abort,
-        )
+        if abort is not None:
+            abort.check()
+        # Repeated by the client's retry policy (a GET); the engine adds no layer.
+        page = list(client.file_pointers(bucket_id, file_id, skip=skip, limit=limit))
         return sorted(
             (p for p in page if p.index is not None and p.index >= skip), key=lambda p: p.index
         )
@@ -253,19 +251,15 @@ def request_pointer(
     index: int,
     exclude: list[str],
     *,
-    attempts: int,
     abort: Abort | None = None,
 ) -> Any:
     """Ask the Bridge for (another) farmer for shard ``index``: ``GET
     /buckets/:id/files/:file?skip=index&limit=1&exclude=…``; ``None`` if it has none."""
-    page = bridge_call(
-        f"GET /buckets/{bucket_id}/files/{file_id} (shard {index})",
-        lambda: list(
-            client.file_pointers(bucket_id, file_id, skip=index, limit=1, exclude=list(exclude))
-        ),
-        attempts=attempts,
-        abort=abort,
-    )
+    if abort is not None:
+        abort.check()
+    page = list(
+        client.file_pointers(bucket_id, file_id, skip=index, limit=1, exclude=list(exclude))
+    )  # repeated by the client's retry policy (a GET); the engine adds no layer
     for pointer in page:
         if pointer.index == index:
             return pointer
@@ -424,12 +418,8 @@ class _Download:
             self._close()
             raise
         try:
-            entry = bridge_call(
-                f"GET /buckets/{self.bucket_id}/files/{self.file_id}/info",
-                lambda: self.client.file_metadata(self.bucket_id, self.file_id),
-                attempts=self.config.bridge_attempts,
-                abort=self.abort,
-            )
+            self.abort.check()
+            entry = self.client.file_metadata(self.bucket_id, self.file_id)  # client retries
             key = encryption_key_of(self.client)
             self.encryption = file_encryption_for(key, self.bucket_id, self.file_id, entry)
             size = field(entry, "size")
@@ -612,7 +602,6 @@ class _Download:
                 self.file_id,
                 index,
                 exclude,
-                attempts=self.config.bridge_attempts,
                 abort=self.abort,
             )
             if pointer is None:
@@ -777,5 +766,7 @@ def download_file(
     :raises TransferCancelledError: ``cancel`` was set.
     :raises BridgeError: the Bridge refused a request (e.g. ``NotFoundError``).
     """
-    download = _Download(client, bucket_id, file_id, config or DEFAULT_CONFIG, progress, cancel)
+    config = config or DEFAULT_CONFIG
+    client = bridge_client(client, config)
+    download = _Download(client, bucket_id, file_id, config, progress, cancel)
     return download.run(destination)

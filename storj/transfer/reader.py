@@ -28,7 +28,7 @@ from typing import Any
 from storj import crypto
 from storj.exception import FarmerError, HashMismatchError, IntegrityError, TransferError
 from storj.transfer._common import (
-    bridge_call,
+    bridge_client,
     encryption_key_of,
     make_report,
     now_ms,
@@ -234,7 +234,6 @@ class StorjFileReader(io.RawIOBase):
                     self.file_id,
                     index,
                     exclude,
-                    attempts=self.config.bridge_attempts,
                 )
                 if pointer is None:
                     return False
@@ -299,11 +298,8 @@ def open_file(
     :raises BridgeError: e.g. :class:`~storj.exception.NotFoundError`.
     """
     config = config or DEFAULT_CONFIG
-    entry = bridge_call(
-        f"GET /buckets/{bucket_id}/files/{file_id}/info",
-        lambda: client.file_metadata(bucket_id, file_id),
-        attempts=config.bridge_attempts,
-    )
+    client = bridge_client(client, config)
+    entry = client.file_metadata(bucket_id, file_id)  # repeated by the client's policy
     key = encryption_key_of(client)
     encryption = file_encryption_for(key, bucket_id, file_id, entry)
     pointers = list_pointers(client, bucket_id, file_id, config, expected=expected_shards(entry))

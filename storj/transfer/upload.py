@@ -63,7 +63,6 @@ import mimetypes
 import os
 import stat
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -86,7 +85,8 @@ from storj.exception import (
 )
 from storj.transfer._common import (
     ReportQueue,
-    bridge_call,
+    bridge_client,
+    bridge_retry,
     encryption_key_of,
     field,
     make_report,
@@ -430,12 +430,8 @@ class _Upload:
                 self.layout = ShardLayout.plan(source.size, self.config.erasure)
                 self.meter.total = self.layout.upload_bytes
             if frame_id is None:
-                frame = bridge_call(
-                    "POST /frames",
-                    self.client.frame_create,
-                    attempts=self.config.bridge_attempts,
-                    abort=self.abort,
-                )
+                self.abort.check()
+                frame = self.client.frame_create()  # repeated by the client's policy
                 frame_id = created_frame = str(field(frame, "id"))
             self.frame_id = frame_id
             if source.direct:
@@ -689,10 +685,10 @@ class _Upload:
                 return answer
 
             try:
-                pointer = bridge_call(
+                pointer = bridge_retry(
                     f"PUT /frames/{self.frame_id} (shard {shard.index})",
                     negotiate,
-                    attempts=self.config.bridge_attempts,
+                    client=self.client,
                     abort=self.abort,
                 )
             except RateLimitError:
@@ -769,14 +765,16 @@ class _Upload:
     def _post_entry(
         self, stored_name: str, mimetype: str, extra: dict[str, Any], *, abortable: bool
     ) -> model.File:
-        """``POST /buckets/:id/files``; repeated on 5xx, recovering an entry that was made.
+        """``POST /buckets/:id/files``; repeated on 5xx under the client's retry policy,
+        recovering an entry that an attempt whose answer was lost made.
 
         A refused duplicate name is not repeated. Not ``abortable``: cancel is ignored
         (the old entry is gone, only finishing restores a version).
         """
-        attempts = self.config.bridge_attempts
         failed_once = False
-        for attempt in range(attempts):
+
+        def create() -> model.File:
+            nonlocal failed_once
             if abortable:
                 self.tick()
             try:
@@ -795,17 +793,16 @@ class _Upload:
                     found = self._existing_entry(stored_name)
                     if found is not None:
                         return found
-                transient = not taken and (exc.status_code is None or exc.status_code >= 500)
-                if not transient or attempt + 1 >= attempts:
-                    raise
                 failed_once = True
-                log.info("POST /buckets/%s/files failed (%s); retrying", self.bucket_id, exc)
-                delay = min(5.0, 0.2 * 2**attempt)
-                if not abortable:
-                    time.sleep(delay)
-                elif self.abort.wait(delay):
-                    raise Aborted() from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+                raise
+
+        return bridge_retry(
+            f"POST /buckets/{self.bucket_id}/files",
+            create,
+            client=self.client,
+            abort=self.abort if abortable else None,
+            repeat=lambda exc: not name_taken(exc),
+        )
 
     def _replace_by_delete(
         self, stored_name: str, mimetype: str, extra: dict[str, Any]
@@ -817,11 +814,7 @@ class _Upload:
         file_id = calculate_file_id(self.bucket_id, stored_name)
         delete_error: StorjError | None = None
         try:
-            bridge_call(
-                f"DELETE /buckets/{self.bucket_id}/files/{file_id}",
-                lambda: self.client.file_remove(self.bucket_id, file_id),
-                attempts=self.config.bridge_attempts,
-            )
+            self.client.file_remove(self.bucket_id, file_id)  # repeated by the client
         except NotFoundError:
             pass  # already gone (an earlier attempt whose answer was lost, or removed)
         except StorjError as exc:
@@ -907,6 +900,7 @@ def _upload(
     overwrite: bool = False,
 ) -> model.File:
     config = config or DEFAULT_CONFIG
+    client = bridge_client(client, config)
     key = encryption_key_of(client)
     opened = _Source.open(source)
     try:

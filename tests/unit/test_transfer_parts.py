@@ -37,7 +37,7 @@ MIB = 1024 * 1024
 
 def test_default_config_is_libstorj():
     c = DEFAULT_CONFIG
-    assert (c.shard_concurrency, c.max_push_attempts, c.bridge_attempts) == (4, 6, 6)
+    assert (c.shard_concurrency, c.max_push_attempts, c.bridge_attempts) == (4, 6, None)
     assert (c.pointer_replacements, c.timeout) == (5, 60.0)
     assert (c.low_speed_limit, c.low_speed_time) == (30720, 20.0)
     assert (c.erasure, c.challenges, c.io_chunk_size, c.verify_hmac) == (None, 4, MIB, True)
