@@ -18,8 +18,8 @@ import click
 
 from storj.cli._context import CliContext, pass_cli
 from storj.cli._ops import download_one, rate, upload_one
-from storj.cli._tuning import transfer_options
 from storj.cli._output import human_size
+from storj.cli._tuning import transfer_options
 from storj.exception import IntegrityError
 
 _UNITS = {

@@ -169,6 +169,6 @@ def transfer_options(*, upload: bool = True) -> Callable[[F], F]:
         decorated: Any = wrapper
         for option in reversed(_options(upload=upload)):
             decorated = option(decorated)
-        return decorated  # type: ignore[no-any-return]
+        return decorated
 
     return decorate
