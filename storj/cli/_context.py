@@ -32,6 +32,7 @@ from storj.exception import ConfigurationError, EncryptionKeyError
 
 if TYPE_CHECKING:
     from storj.http import Client
+    from storj.transfer.config import TransferConfig
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,9 @@ class CliContext:
         self._embedded: EmbeddedNetwork | None = None
         self._client: Any = None
         self._key: Any = None
+        #: Set by the tuning options of the transfer commands (:mod:`storj.cli._tuning`);
+        #: ``None`` uses the engine's defaults.
+        self.transfer_config: TransferConfig | None = None
 
     # -- settings -----------------------------------------------------------------------
 

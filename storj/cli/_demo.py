@@ -19,6 +19,7 @@ import click
 from storj.cli._context import CliContext, pass_cli
 from storj.cli._ops import download_one, rate, upload_one
 from storj.cli._output import human_size
+from storj.cli._tuning import transfer_options
 from storj.exception import IntegrityError
 
 _UNITS = {
@@ -78,6 +79,7 @@ def _size_option(_ctx: click.Context, _param: click.Parameter, value: str) -> in
 @click.option("--size", default="8MiB", show_default=True, callback=_size_option,
               help="Size of the generated file (e.g. 512KiB, 8MiB, 100MB).")
 @click.option("--keep", is_flag=True, help="Keep the demo bucket and file afterwards.")
+@transfer_options()
 @pass_cli
 def demo_command(obj: CliContext, size: int, keep: bool) -> None:
     """Upload a random file, download it and check that the bytes match."""

@@ -20,6 +20,7 @@ from storj.cli._ops import (
     upload_one,
 )
 from storj.cli._output import CommandError, human_size
+from storj.cli._tuning import transfer_options
 from storj.cli._urls import (
     StorjUrl,
     base_name,
@@ -256,6 +257,7 @@ def _download(obj: CliContext, url: StorjUrl, destination: str, recursive: bool,
 @click.argument("paths", nargs=-1, required=True, metavar="SOURCE... DESTINATION")
 @click.option("-r", "-R", "--recursive", is_flag=True, help="Copy directories / whole buckets.")
 @click.option("-f", "--force", is_flag=True, help="Replace an existing destination file.")
+@transfer_options()
 @pass_cli
 def cp_command(obj: CliContext, paths: tuple[str, ...], recursive: bool, force: bool) -> None:
     """Copy files to or from a bucket.
@@ -269,7 +271,8 @@ def cp_command(obj: CliContext, paths: tuple[str, ...], recursive: bool, force: 
     relative paths (a directory DIR is stored as DIR/...); an existing destination is
     only replaced with --force, and a stored file only once its new version is
     completely stored (a failed upload leaves the old one). Ctrl-C cancels cleanly and
-    leaves no partial file.
+    leaves no partial file. The tuning options (or their STORJ_TRANSFER_* variables) set
+    the transfer engine's concurrency, parity and farmer timeouts.
     """
     if len(paths) < 2:
         raise click.UsageError("give a SOURCE and a DESTINATION")

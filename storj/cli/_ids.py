@@ -20,6 +20,7 @@ from storj.cli._ops import (
     upload_one,
 )
 from storj.cli._output import echo_json, human_size, table
+from storj.cli._tuning import transfer_options
 
 
 def _object_id(value: str, hint: str) -> str:
@@ -88,6 +89,7 @@ def remove_file_command(obj: CliContext, bucket_id: str, file_id: str) -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--name", help="Name to store the file under (default: its base name).")
 @click.option("-f", "--force", is_flag=True, help="Replace a file with the same name.")
+@transfer_options()
 @pass_cli
 def upload_file_command(obj: CliContext, bucket_id: str, path: str, name: str | None,
                         force: bool) -> None:
@@ -105,6 +107,7 @@ def upload_file_command(obj: CliContext, bucket_id: str, path: str, name: str | 
 @click.argument("file_id")
 @click.argument("path", type=click.Path())
 @click.option("-f", "--force", is_flag=True, help="Overwrite PATH if it exists.")
+@transfer_options(upload=False)
 @pass_cli
 def download_file_command(obj: CliContext, bucket_id: str, file_id: str, path: str,
                           force: bool) -> None:

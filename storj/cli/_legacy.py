@@ -28,6 +28,7 @@ from storj import naming
 from storj.cli import StorjGroup, _setup_logging
 from storj.cli._context import CliContext, pass_cli
 from storj.cli._ops import upload_one
+from storj.cli._tuning import transfer_options
 
 __all__ = ["bucket", "file", "key", "keys"]
 
@@ -119,6 +120,7 @@ file = _legacy_group(
 @file.command("upload")
 @click.argument("bucket_id")
 @click.argument("file_path", type=click.Path(dir_okay=False))
+@transfer_options()
 @pass_cli
 def file_upload(obj: CliContext, bucket_id: str, file_path: str) -> None:
     """Upload FILE_PATH into bucket BUCKET_ID under its base name; print the new file id.

@@ -253,7 +253,8 @@ def upload_one(
     size = path.stat().st_size
     started = time.monotonic()
     bar = ProgressBar(f"upload {label}", enabled=obj.bars)
-    record = upload(client, bucket_id, path, name=name, bar=bar, overwrite=force)
+    record = upload(client, bucket_id, path, name=name, bar=bar, overwrite=force,
+                    config=obj.transfer_config)
     file_id = _get(record, "id")
     if existing is not None and file_id and existing != file_id:
         try:
@@ -283,6 +284,7 @@ def download_one(
         destination,
         bar=ProgressBar(f"download {label}", enabled=obj.bars),
         overwrite=force,
+        config=obj.transfer_config,
     )
     return Transferred(label, destination.stat().st_size, time.monotonic() - started, file_id)
 

@@ -19,9 +19,12 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from storj.cli._progress import ProgressBar
+
+if TYPE_CHECKING:
+    from storj.transfer.config import TransferConfig
 
 T = TypeVar("T")
 
@@ -84,11 +87,13 @@ def upload(
     name: str,
     bar: ProgressBar,
     overwrite: bool = False,
+    config: TransferConfig | None = None,
 ) -> Any:
     """Upload the file at ``path`` as ``name`` (``Client.upload_file``) with a bar and Ctrl-C.
 
     With ``overwrite`` a file of the same name is replaced only once the new version is
-    stored (``Client.upload_file(overwrite=True)``); it is never deleted first.
+    stored (``Client.upload_file(overwrite=True)``); it is never deleted first. ``config``
+    is handed to the engine as is (``None``: its defaults).
     """
 
     def work(cancel: threading.Event) -> Any:
@@ -99,6 +104,7 @@ def upload(
             progress=_until(cancel, bar),
             cancel=cancel,
             overwrite=overwrite,
+            config=config,
         )
 
     with bar:
@@ -113,8 +119,11 @@ def download(
     *,
     bar: ProgressBar,
     overwrite: bool = False,
+    config: TransferConfig | None = None,
 ) -> Any:
     """Download a file to ``destination`` through a temporary file in the same directory.
+
+    ``config`` is handed to ``Client.download_file`` as is (``None``: the defaults).
 
     :raises FileExistsError: ``destination`` exists and ``overwrite`` is false.
     """
@@ -129,7 +138,8 @@ def download(
 
             def work(cancel: threading.Event) -> Any:
                 return client.download_file(
-                    bucket_id, file_id, handle, progress=_until(cancel, bar), cancel=cancel
+                    bucket_id, file_id, handle, progress=_until(cancel, bar), cancel=cancel,
+                    config=config,
                 )
 
             with bar:

@@ -29,7 +29,8 @@ class FakeClient:
     def bucket_files(self, bucket_id):
         return []
 
-    def upload_file(self, bucket_id, source, *, name, progress, cancel, overwrite=False):
+    def upload_file(self, bucket_id, source, *, name, progress, cancel, overwrite=False,
+                    config=None):
         return self.upload(cancel)
 
     def bucket_list(self):

@@ -40,7 +40,7 @@ class FakeDownloader:
         self.data, self.fail, self.interrupt = data, fail, interrupt
         self.partial_paths = []
 
-    def download_file(self, bucket_id, file_id, destination, *, progress, cancel):
+    def download_file(self, bucket_id, file_id, destination, *, progress, cancel, config=None):
         destination.write(self.data[:3])
         destination.flush()
         self.partial_paths.append(destination.name)
