@@ -29,6 +29,7 @@ from storj.model import (
     User,
 )
 from tests.data import (
+    BUCKET,
     BUCKET_ID,
     FARMER,
     FILE_ID,
@@ -74,21 +75,7 @@ SHAPES = {
         },
     ),
     "key": (Key, {"key": PUBHEX, "id": PUBHEX, "user": "user@example.com", "label": ""}),
-    "bucket": (
-        Bucket,
-        {
-            "id": BUCKET_ID,
-            "user": "user@example.com",
-            "name": "test-bucket",
-            "status": "Active",
-            "storage": 0,
-            "transfer": 0,
-            "pubkeys": [],
-            "publicPermissions": [],
-            "encryptionKey": "",
-            "created": "2016-12-01T10:00:01.234Z",
-        },
-    ),
+    "bucket": (Bucket, {**BUCKET, "created": "2016-12-01T10:00:01.234Z"}),  # with milliseconds
     "frame": (
         Frame,
         {
