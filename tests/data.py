@@ -51,6 +51,8 @@ SHARD = b"Hello, Storj!"
 #: RIPEMD-160(SHA-256(SHARD)), hex: the shard's hash.
 SHARD_HASH = "d4b0d0d0d8f9c4be812d210a9f6d6caf954ce223"
 CHALLENGES = [bytes([b]) * 32 for b in (0x00, 0x11, 0x22)]
+#: The same challenges as the Bridge sends them (hex).
+CHALLENGES_HEX = [challenge.hex() for challenge in CHALLENGES]
 #: The leaf that pads a tree to a power of two: RIPEMD-160(SHA-256(b"")).
 PAD = "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb"
 #: The padded leaves for CHALLENGES, with ``scheme="2017"``.
@@ -71,4 +73,4 @@ ROOT_2017 = "2047821ebf5cbf1111a64089d72fad184e4e4882"
 ROOT_2016 = "3638d3ec95e6e7844148c78567e4a656f9b481ec"
 
 #: Every name above whose value ``tests/conftest.py`` guards against changes in place.
-SHARED_VALUES = ("BUCKET", "FARMER", "CHALLENGES", "TREE_2017", "TREE_2016")
+SHARED_VALUES = ("BUCKET", "FARMER", "CHALLENGES", "CHALLENGES_HEX", "TREE_2017", "TREE_2016")

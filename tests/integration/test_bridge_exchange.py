@@ -23,7 +23,9 @@ from werkzeug.wrappers import Request, Response
 from storj import api, keys, merkle
 from storj.local.bridge import BridgeServer
 from storj.local.bridge.util import renter_id
-from tests.data import TREE_2016  # the leaves Appendix A sends (§7.3)
+from tests.data import CHALLENGES_HEX, TREE_2016  # TREE_2016: the leaves Appendix A sends
+from tests.data import SHARD as HELLO
+from tests.data import SHARD_HASH as HELLO_HASH
 from tests.helpers import settle_bridge, wait_until
 from tests.integration.test_bridge_api import (
     EMAIL,
@@ -35,10 +37,6 @@ from tests.integration.test_bridge_api import (
 )
 
 pytestmark = pytest.mark.integration
-
-HELLO = b"Hello, Storj!"
-HELLO_HASH = "d4b0d0d0d8f9c4be812d210a9f6d6caf954ce223"
-CHALLENGES = ["00" * 32, "11" * 32, "22" * 32]
 
 
 class FakeFarmer:
@@ -365,7 +363,7 @@ def test_appendix_a_exchange(tmp_path):
                 "hash": HELLO_HASH,
                 "size": 13,
                 "index": 0,
-                "challenges": CHALLENGES,
+                "challenges": CHALLENGES_HEX,
                 "tree": TREE_2016,
                 "exclude": [],
             },
