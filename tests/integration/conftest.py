@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from storj import crypto
+
+if TYPE_CHECKING:
+    from storj.local import LocalNetwork
 
 #: Every variable the package reads from the environment: a test starts without them.
 STORJ_ENV = (
@@ -25,7 +29,7 @@ STORJ_ENV = (
 
 
 @pytest.fixture(scope="module")
-def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     """A :class:`~storj.local.LocalNetwork` with four farmers, one per test module."""
     from storj.local import LocalNetwork
 
@@ -34,14 +38,18 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def account(network) -> dict[str, str]:
+def account(network: LocalNetwork) -> dict[str, str]:
     """A user of the module's network: ``email``, ``password`` and a fresh ``mnemonic``."""
     email, password = network.create_user()
     return {"email": email, "password": password, "mnemonic": crypto.generate_mnemonic()}
 
 
 @pytest.fixture
-def env(network, account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def env(
+    network: LocalNetwork,
+    account: dict[str, str],
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, str]:
     """The environment of ``account`` on the module's network; returns the STORJ_* values.
 
     HOME and the XDG config and data dirs point into ``tmp_path``, and the embedded

@@ -83,8 +83,8 @@ def _imports(module: str, tree: ast.AST) -> list[tuple[str, int, bool]]:
 
     def visit(node: ast.AST, in_function: bool) -> None:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.orelse:
-                visit(child, in_function)
+            for branch in node.orelse:
+                visit(branch, in_function)
             return
         if isinstance(node, ast.Import):
             found.extend((alias.name, node.lineno, in_function) for alias in node.names)
@@ -132,13 +132,13 @@ def _server_violations(module: str, imports: list[tuple[str, int, bool]]) -> lis
 
 
 @pytest.mark.parametrize("module", CLIENT_MODULES)
-def test_importing_client_code_loads_no_server_module(module):
+def test_importing_client_code_loads_no_server_module(module: str) -> None:
     server = [name for name in _loaded_by(module) if _is_server(name)]
     assert server == [], f"import {module} loads the local network: {server}"
 
 
 @pytest.mark.parametrize("module", SERVER_MODULES)
-def test_importing_the_server_loads_only_shared_modules(module):
+def test_importing_the_server_loads_only_shared_modules(module: str) -> None:
     client = [name for name in _loaded_by(module)
               if not _is_server(name) and name not in SHARED]
     assert client == [], f"import {module} loads client-only modules: {client}"
@@ -147,19 +147,19 @@ def test_importing_the_server_loads_only_shared_modules(module):
 # --------------------------------------------------------------------------- in the source
 
 
-def test_no_client_source_imports_the_server_even_inside_a_function():
+def test_no_client_source_imports_the_server_even_inside_a_function() -> None:
     bad = [v for module in CLIENT_MODULES
            for v in _client_violations(module, _static_imports(module))]
     assert bad == []
 
 
-def test_no_server_source_imports_client_only_modules_even_inside_a_function():
+def test_no_server_source_imports_client_only_modules_even_inside_a_function() -> None:
     bad = [v for module in SERVER_MODULES
            for v in _server_violations(module, _static_imports(module))]
     assert bad == []
 
 
-def test_the_lists_of_exceptions_name_real_modules():
+def test_the_lists_of_exceptions_name_real_modules() -> None:
     assert SHARED <= set(SOURCES)
     assert CLI_LAZY_SERVER_IMPORTS <= set(SOURCES)
     assert {"storj.http", "storj.transfer", "storj.cli", "storj.model"} <= set(CLIENT_MODULES)
@@ -188,7 +188,7 @@ def _check(module: str, source: str) -> list[str]:
         ("storj.local.bridge.app", "from ...cli import cli\n"),
     ],
 )
-def test_the_static_check_catches_a_forbidden_import(module, source):
+def test_the_static_check_catches_a_forbidden_import(module: str, source: str) -> None:
     assert _check(module, source) != []
 
 
@@ -202,5 +202,5 @@ def test_the_static_check_catches_a_forbidden_import(module, source):
         ("storj.http", "from storj import api\nimport requests\n"),
     ],
 )
-def test_the_static_check_allows_what_the_contract_allows(module, source):
+def test_the_static_check_allows_what_the_contract_allows(module: str, source: str) -> None:
     assert _check(module, source) == []
