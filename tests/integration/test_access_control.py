@@ -13,7 +13,6 @@ import logging
 import os
 import socket
 import stat
-import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from storj.local.bridge import BridgeConfig, BridgeServer
 from storj.local.farmer import FarmerConfig, FarmerNode, registration_message
 from storj.local.network import NETWORK_FILE, RUNNING_FILE
 from storj.transfer import TransferConfig, upload_file
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -503,10 +503,10 @@ def test_everything_under_a_network_data_directory_is_private(tmp_path):
     try:
         with LocalNetwork(data, 2, mirror_redundancy=1) as network:
             _upload_one(network, tmp_path)
-            deadline = time.monotonic() + 30
-            while len(list(data.glob("farmers/*/shards/*"))) < 2:  # the mirror copy too
-                assert time.monotonic() < deadline, "the shard was never mirrored"
-                time.sleep(0.05)
+            wait_until(  # the mirror copy too
+                lambda: len(list(data.glob("farmers/*/shards/*"))) >= 2,
+                message="the shard was mirrored",
+            )
             modes = _walk_modes(data)
             assert "running.json" in modes and "bridge/bridge.sqlite3-wal" in modes
             assert "farmers/farmer-0/farmer.sqlite3" in modes
@@ -570,22 +570,26 @@ def _answer_of_one_more(port: int, path: str) -> tuple[int, dict[str, str], byte
 
 
 def _until_served(port: int, path: str) -> None:
-    deadline = time.monotonic() + 30
-    while _answer_of_one_more(port, path)[0] == 503:
-        assert time.monotonic() < deadline, "the server never served again"
-        time.sleep(0.05)
+    wait_until(lambda: _answer_of_one_more(port, path)[0] != 503, interval=0.05,
+               message="the server served again")
+
+
+def _until_refused(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+    """Ask until the server answers 503 (it accepts in its own time); that answer."""
+
+    def refusal():
+        answer = _answer_of_one_more(port, path)
+        return answer if answer[0] == 503 else None
+
+    return wait_until(refusal, interval=0.05, message=f"a 503 for {path}")
 
 
 def test_the_bridge_caps_its_concurrent_connections(tmp_path):
     bridge = _bridge(tmp_path, max_connections=4)
     held = _hold_connections(bridge.port, 4)
     try:
-        deadline = time.monotonic() + 30
-        while True:  # the server accepts in its own time: wait until all four are in
-            status, headers, body = _answer_of_one_more(bridge.port, "/health")
-            if status == 503 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        # the server accepts in its own time: wait until all four are in
+        status, headers, body = _until_refused(bridge.port, "/health")
         assert status == 503
         assert int(headers["retry-after"]) >= 1
         assert "json" in headers["content-type"]
@@ -603,12 +607,7 @@ def test_a_farmer_caps_its_concurrent_connections(tmp_path):
     node.start()
     held = _hold_connections(node.port, 3)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            status, headers, body = _answer_of_one_more(node.port, "/shards/" + "0" * 40)
-            if status == 503 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        status, headers, body = _until_refused(node.port, "/shards/" + "0" * 40)
         assert status == 503 and int(headers["retry-after"]) >= 1
         assert "error" in json.loads(body)
     finally:

@@ -23,6 +23,9 @@ from werkzeug.wrappers import Request, Response
 from storj import api, keys, merkle
 from storj.local.bridge import BridgeServer
 from storj.local.bridge.util import renter_id
+from tests.data import CHALLENGES_HEX, TREE_2016  # TREE_2016: the leaves Appendix A sends
+from tests.data import SHARD as HELLO
+from tests.data import SHARD_HASH as HELLO_HASH
 from tests.helpers import settle_bridge, wait_until
 from tests.integration.test_bridge_api import (
     EMAIL,
@@ -34,22 +37,6 @@ from tests.integration.test_bridge_api import (
 )
 
 pytestmark = pytest.mark.integration
-
-HELLO = b"Hello, Storj!"
-HELLO_HASH = "d4b0d0d0d8f9c4be812d210a9f6d6caf954ce223"
-CHALLENGES = ["00" * 32, "11" * 32, "22" * 32]
-TREE_2016 = [  # bridge-protocol.md §7.3, the leaves Appendix A sends
-    "c4ba6773583d66e9898902520813515a9eeeb7fa",
-    "e7b700dbe6b338324bc80c7fe6eec7d59338ce00",
-    "ebc7a2b9af4324b4cc0fdb4d020d0f14155cc549",
-    "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb",
-]
-TREE_2017 = [
-    "151b2229ee512ba8c3f006c2545c3845ad95245e",
-    "6a5a21d4e3132a98b421527823165505e3fefef0",
-    "ac4a5a02113b7cb2b6a4a38569fee509dc3575eb",
-    "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb",
-]
 
 
 class FakeFarmer:
@@ -376,7 +363,7 @@ def test_appendix_a_exchange(tmp_path):
                 "hash": HELLO_HASH,
                 "size": 13,
                 "index": 0,
-                "challenges": CHALLENGES,
+                "challenges": CHALLENGES_HEX,
                 "tree": TREE_2016,
                 "exclude": [],
             },

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from storj import keys
 from storj.local import LocalNetwork
+from tests.data import CHALLENGES_HEX, TREE_2017
+from tests.data import SHARD_HASH as HELLO_HASH  # bridge-protocol.md §7.3
 from tests.integration.test_bridge_api import Http
 
 pytestmark = pytest.mark.integration
@@ -26,20 +28,12 @@ pytestmark = pytest.mark.integration
 INT_MAX = 2**63 - 1
 TOO_BIG = [2**63, 2**64, 10**30]
 TOO_SMALL = [-(2**63) - 1, -(10**30)]
-HELLO_HASH = "d4b0d0d0d8f9c4be812d210a9f6d6caf954ce223"  # bridge-protocol.md §7.3
-CHALLENGES = ["00" * 32, "11" * 32, "22" * 32]
-TREE = [
-    "151b2229ee512ba8c3f006c2545c3845ad95245e",
-    "6a5a21d4e3132a98b421527823165505e3fefef0",
-    "ac4a5a02113b7cb2b6a4a38569fee509dc3575eb",
-    "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb",
-]
 JSON = {"Content-Type": "application/json"}
 
 
 def shard(index: int = 0) -> dict:
-    return {"index": index, "size": 13, "hash": HELLO_HASH, "challenges": CHALLENGES,
-            "tree": TREE}
+    return {"index": index, "size": 13, "hash": HELLO_HASH, "challenges": CHALLENGES_HEX,
+            "tree": TREE_2017}
 
 
 @pytest.fixture(scope="module")

@@ -17,41 +17,7 @@ from storj.cli import cli
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def network(tmp_path_factory):
-    from storj.local import LocalNetwork
-
-    with LocalNetwork(tmp_path_factory.mktemp("cli-net"), farmers=4) as net:
-        yield net
-
-
-@pytest.fixture(scope="module")
-def account(network):
-    email, password = network.create_user()
-    return {"email": email, "password": password, "mnemonic": crypto.generate_mnemonic()}
-
-
-@pytest.fixture
-def env(network, account, tmp_path, monkeypatch):
-    """Environment pointing at the module's network; config and data dirs isolated."""
-    home = tmp_path / "home"
-    home.mkdir()
-    for name in ("STORJ_BRIDGE", "STORJ_BRIDGE_USER", "STORJ_BRIDGE_PASS",
-                 "STORJ_ENCRYPTION_KEY", "STORJ_LOCAL_DATA"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
-    values = {
-        "STORJ_BRIDGE": network.bridge_url,
-        "STORJ_BRIDGE_USER": account["email"],
-        "STORJ_BRIDGE_PASS": account["password"],
-        "STORJ_ENCRYPTION_KEY": account["mnemonic"],
-        "STORJ_LOCAL_DATA": str(tmp_path / "embedded"),
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
+# network, account, env: tests/integration/conftest.py
 
 
 def run(*args, input=None, expect=0):

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import storj
-from storj import crypto, keys
+from storj import keys
 from storj.downloader import Downloader
 from storj.exception import EncryptionKeyError, NotFoundError, TransferError
 from storj.http import Client
@@ -32,38 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ENV_NAMES = ("STORJ_BRIDGE", "STORJ_BRIDGE_USER", "STORJ_BRIDGE_PASS", "STORJ_ENCRYPTION_KEY")
 
 
-@pytest.fixture(scope="module")
-def network(tmp_path_factory):
-    from storj.local import LocalNetwork
-
-    with LocalNetwork(tmp_path_factory.mktemp("compat-net"), farmers=4) as net:
-        yield net
-
-
-@pytest.fixture(scope="module")
-def account(network):
-    email, password = network.create_user()
-    return {"email": email, "password": password, "mnemonic": crypto.generate_mnemonic()}
-
-
-@pytest.fixture
-def env(network, account, tmp_path, monkeypatch):
-    """The configuration (environment) of the account; HOME and config dirs isolated."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
-    values = {
-        "STORJ_BRIDGE": network.bridge_url,
-        "STORJ_BRIDGE_USER": account["email"],
-        "STORJ_BRIDGE_PASS": account["password"],
-        "STORJ_ENCRYPTION_KEY": account["mnemonic"],
-        "STORJ_LOCAL_DATA": str(tmp_path / "embedded"),
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
+# network, account, env: tests/integration/conftest.py
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ import pytest
 import requests
 
 from storj.local.farmer import FarmerConfig, FarmerNode
+from tests.data import SHARD_HASH as HELLO_HASH
 
 pytestmark = pytest.mark.integration
 
 SECRET = "input-control-secret"
-HELLO_HASH = "d4b0d0d0d8f9c4be812d210a9f6d6caf954ce223"
 EXPECTED = "Expected {id, method, params} as JSON"
 
 

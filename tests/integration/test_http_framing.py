@@ -22,14 +22,14 @@ import requests
 from storj import api
 from storj.local.bridge import BridgeServer
 from storj.local.farmer import MSG_TOO_LARGE, FarmerConfig, FarmerNode
+from tests.data import SHARD as HELLO
+from tests.data import SHARD_HASH as HELLO_HASH
 from tests.integration.test_bridge_api import make_config, new_user
 
 pytestmark = pytest.mark.integration
 
 TIMEOUT = 5.0
 SECRET = "framing-control-secret"
-HELLO = b"Hello, Storj!"
-HELLO_HASH = "d4b0d0d0d8f9c4be812d210a9f6d6caf954ce223"
 
 
 @dataclass

@@ -19,7 +19,6 @@ from click.testing import CliRunner
 from storj import crypto
 from storj.cli import cli
 from storj.http import Client
-from storj.local import LocalNetwork
 
 pytestmark = pytest.mark.integration
 
@@ -27,10 +26,7 @@ LIBSTORJ = Path("/usr/bin/storj")  # by absolute path: our own console script is
 LIBSTORJ_TIMEOUT = 300
 
 
-@pytest.fixture(scope="module")
-def network(tmp_path_factory):
-    with LocalNetwork(tmp_path_factory.mktemp("naming-net"), farmers=4) as net:
-        yield net
+# network: tests/integration/conftest.py
 
 
 @pytest.fixture

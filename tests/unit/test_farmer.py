@@ -39,20 +39,12 @@ from storj.local.farmer import (
     load_or_create_identity,
     registration_message,
 )
+from tests.data import CHALLENGES_HEX, ROOT_2017, TREE_2017  # bridge-protocol.md §7.3
+from tests.data import SHARD as HELLO
+from tests.data import SHARD_HASH as HELLO_HASH
 from tests.helpers import FakeClock, wait_until
 
 SECRET = "c0ntrol-secret"
-HELLO = b"Hello, Storj!"
-HELLO_HASH = "d4b0d0d0d8f9c4be812d210a9f6d6caf954ce223"
-# bridge-protocol.md §7.3, 2017+ column
-HELLO_CHALLENGES = ["00" * 32, "11" * 32, "22" * 32]
-HELLO_LEAVES = [
-    "151b2229ee512ba8c3f006c2545c3845ad95245e",
-    "6a5a21d4e3132a98b421527823165505e3fefef0",
-    "ac4a5a02113b7cb2b6a4a38569fee509dc3575eb",
-    "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb",
-]
-HELLO_ROOT = "2047821ebf5cbf1111a64089d72fad184e4e4882"
 
 
 class FakeBridge:
@@ -754,9 +746,9 @@ def test_mirror_of_wrong_size_fails(tmp_path, bridge):
 
 def test_audit_proof_matches_the_spec_vector(farmer):
     merkle = pytest.importorskip("storj.merkle")
-    token = consign(farmer, HELLO, tree=HELLO_LEAVES)
+    token = consign(farmer, HELLO, tree=TREE_2017)
     assert post_shard(farmer, HELLO_HASH, token, HELLO).status_code == 200
-    audits = [{"data_hash": HELLO_HASH, "challenge": c} for c in HELLO_CHALLENGES]
+    audits = [{"data_hash": HELLO_HASH, "challenge": c} for c in CHALLENGES_HEX]
     answer = control(farmer, "AUDIT", {"audits": audits}).json()
     proofs = answer["result"]["proofs"]
     assert len(proofs) == 3
@@ -765,15 +757,15 @@ def test_audit_proof_matches_the_spec_vector(farmer):
         ["151b2229ee512ba8c3f006c2545c3845ad95245e", ["376fe64959445e02c397feee493f971e69755f95"]],
         "060361d13c1c39605e8eca4c8e1019c5128a229b",
     ]
-    assert merkle.merkle_root(HELLO_LEAVES) == HELLO_ROOT
+    assert merkle.merkle_root(TREE_2017) == ROOT_2017
     for proof in proofs:
-        assert merkle.verify_proof(proof, HELLO_ROOT, 3)
+        assert merkle.verify_proof(proof, ROOT_2017, 3)
     assert answer["result"]["errors"] == [None, None, None]
 
 
 def test_audit_failures(farmer):
     pytest.importorskip("storj.merkle")
-    consign(farmer, HELLO, tree=HELLO_LEAVES)
+    consign(farmer, HELLO, tree=TREE_2017)
     audits = [{"data_hash": HELLO_HASH, "challenge": "00" * 32}]
     answer = control(farmer, "AUDIT", {"audits": audits}).json()
     assert answer["result"] == {"proofs": [None], "errors": ["Shard data not found"]}

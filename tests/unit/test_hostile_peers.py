@@ -55,34 +55,17 @@ from storj.http import DEFAULT_MAX_RESPONSE_BYTES, MAX_JSON_DEPTH, Client, Retry
 from storj.transfer._tempfiles import TempFiles
 from storj.transfer.config import TransferConfig
 from storj.transfer.farmer_client import FarmerClient
+from tests.data import BUCKET, BUCKET_ID, FILE_ID, FRAME_ID, NODE_ID, PUBHEX, SHARD_HASH
 from tests.ws_peer import FakeWebSocketPeer
 
 EMAIL = "email@example.com"
 PASSWORD = "s3CR3cy"
-BUCKET_ID = "110318dd199675cec2d5f8d8"
-FILE_ID = "552f1798ea74b6b83440c1df"
-FRAME_ID = "5840a1b2c3d4e5f601234567"
-NODE_ID = "fc7250a211deddc70ee5a2738de5f07817351cef"
-SHARD_HASH = "d4b0d0d0d8f9c4be812d210a9f6d6caf954ce223"
-PUBHEX = "034f355bdcb7cc0af728ef3cceb9615d90684bb5b2ca5f859ab0f0b704075871aa"
 MIB = 1024 * 1024
 #: Generous bound on how much the client process may grow while a server sends 200 MB.
 RSS_GROWTH_LIMIT = 64 * MIB
 #: One-sided: the old client needed 40+ s (or for ever) for these; a busy machine is fine.
 SLOW_CALL_LIMIT = 20.0
 
-BUCKET = {
-    "id": BUCKET_ID,
-    "user": "user@example.com",
-    "name": "test-bucket",
-    "status": "Active",
-    "storage": 0,
-    "transfer": 0,
-    "pubkeys": [],
-    "publicPermissions": [],
-    "encryptionKey": "",
-    "created": "2016-12-01T10:00:00.000Z",
-}
 
 
 # --------------------------------------------------------------------------- the server

@@ -38,6 +38,7 @@ from storj.exception import (
     StorjError,
 )
 from storj.http import DEFAULT_API_URL, Client, RetryPolicy
+from tests.data import BUCKET, BUCKET_ID, FARMER, FILE_ID, FRAME_ID, NODE_ID, PUBHEX, SHARD_HASH
 
 API = "http://bridge.test"
 EMAIL = "email@example.com"
@@ -47,27 +48,9 @@ BASIC = (
     "MzJiZTE0MTE5NGQ4YTc1ODk4ZDZkYQ=="
 )
 PRIVATE = b"\x11" * 32
-PUBHEX = "034f355bdcb7cc0af728ef3cceb9615d90684bb5b2ca5f859ab0f0b704075871aa"
 
-BUCKET_ID = "110318dd199675cec2d5f8d8"
-FILE_ID = "552f1798ea74b6b83440c1df"
-FRAME_ID = "5840a1b2c3d4e5f601234567"
-NODE_ID = "fc7250a211deddc70ee5a2738de5f07817351cef"
-SHARD_HASH = "d4b0d0d0d8f9c4be812d210a9f6d6caf954ce223"
 PULL_TOKEN = "ab" * 32
 
-BUCKET = {
-    "id": BUCKET_ID,
-    "user": "user@example.com",
-    "name": "test-bucket",
-    "status": "Active",
-    "storage": 0,
-    "transfer": 0,
-    "pubkeys": [],
-    "publicPermissions": [],
-    "encryptionKey": "",
-    "created": "2016-12-01T10:00:00.000Z",
-}
 FRAME = {
     "id": FRAME_ID,
     "user": "user@example.com",
@@ -91,14 +74,6 @@ TOKEN = {
     "operation": "PULL",
     "expires": "2016-12-01T10:05:00.000Z",
     "encryptionKey": "",
-}
-FARMER = {
-    "userAgent": "6.0.11",
-    "protocol": "1.0.0",
-    "address": "127.0.0.1",
-    "port": 4001,
-    "nodeID": NODE_ID,
-    "lastSeen": 1480586400000,
 }
 CONTACT = {**FARMER, "lastSeen": "2016-12-01T10:00:00.000Z"}
 POINTER = {

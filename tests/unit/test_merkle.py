@@ -9,30 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storj import api, merkle
-
-SHARD = b"Hello, Storj!"
-CHALLENGES = [bytes([b]) * 32 for b in (0x00, 0x11, 0x22)]
-PAD = "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb"
+from tests.data import CHALLENGES, PAD, ROOT_2016, ROOT_2017, SHARD, TREE_2016, TREE_2017
 
 # bridge-protocol.md §7.3
-LEAVES = {
-    "2016": [
-        "c4ba6773583d66e9898902520813515a9eeeb7fa",
-        "e7b700dbe6b338324bc80c7fe6eec7d59338ce00",
-        "ebc7a2b9af4324b4cc0fdb4d020d0f14155cc549",
-        PAD,
-    ],
-    "2017": [
-        "151b2229ee512ba8c3f006c2545c3845ad95245e",
-        "6a5a21d4e3132a98b421527823165505e3fefef0",
-        "ac4a5a02113b7cb2b6a4a38569fee509dc3575eb",
-        PAD,
-    ],
-}
-ROOTS = {
-    "2016": "3638d3ec95e6e7844148c78567e4a656f9b481ec",
-    "2017": "2047821ebf5cbf1111a64089d72fad184e4e4882",
-}
+LEAVES = {"2016": TREE_2016, "2017": TREE_2017}
+ROOTS = {"2016": ROOT_2016, "2017": ROOT_2017}
 RESPONSE_1 = {
     "2016": "9f3048cefa05c536ebf370b9946a6ae31bcf77b8",
     "2017": "376fe64959445e02c397feee493f971e69755f95",

@@ -28,36 +28,24 @@ from storj.model import (
     Token,
     User,
 )
+from tests.data import (
+    BUCKET,
+    BUCKET_ID,
+    FARMER,
+    FILE_ID,
+    FRAME_ID,
+    NODE_ID,
+    PUBHEX,
+    ROOT_2016,
+    ROOT_2017,
+    SHARD_HASH,
+    TREE_2016,
+    TREE_2017,
+)
 
-NODE = "fc7250a211deddc70ee5a2738de5f07817351cef"
-BUCKET = "110318dd199675cec2d5f8d8"
-FILE_ID = "552f1798ea74b6b83440c1df"
-FRAME = "5840a1b2c3d4e5f601234567"
-SHARD_HASH = "d4b0d0d0d8f9c4be812d210a9f6d6caf954ce223"
 FARMER_TOKEN = "9b1f0c0e7e4a1d9c3c5b6a7d8e9f0a1b2c3d4e5f"
 BUCKET_TOKEN = "ab" * 32
-PUBKEY = "034f355bdcb7cc0af728ef3cceb9615d90684bb5b2ca5f859ab0f0b704075871aa"
-TREE_2017 = [
-    "151b2229ee512ba8c3f006c2545c3845ad95245e",
-    "6a5a21d4e3132a98b421527823165505e3fefef0",
-    "ac4a5a02113b7cb2b6a4a38569fee509dc3575eb",
-    "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb",
-]
-TREE_2016 = [
-    "c4ba6773583d66e9898902520813515a9eeeb7fa",
-    "e7b700dbe6b338324bc80c7fe6eec7d59338ce00",
-    "ebc7a2b9af4324b4cc0fdb4d020d0f14155cc549",
-    "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb",
-]
 
-FARMER_IN_POINTER = {
-    "userAgent": "6.0.11",
-    "protocol": "1.0.0",
-    "address": "127.0.0.1",
-    "port": 4001,
-    "nodeID": NODE,
-    "lastSeen": 1480586400000,
-}
 
 # bridge-protocol.md §3 and Appendix A, as the Bridge sends them.
 SHAPES = {
@@ -83,29 +71,15 @@ SHAPES = {
             "preferences": {"dnt": False},
             "referralPartner": None,
             "defaultPaymentProcessor": None,
-            "pubkey": PUBKEY,
+            "pubkey": PUBHEX,
         },
     ),
-    "key": (Key, {"key": PUBKEY, "id": PUBKEY, "user": "user@example.com", "label": ""}),
-    "bucket": (
-        Bucket,
-        {
-            "id": BUCKET,
-            "user": "user@example.com",
-            "name": "test-bucket",
-            "status": "Active",
-            "storage": 0,
-            "transfer": 0,
-            "pubkeys": [],
-            "publicPermissions": [],
-            "encryptionKey": "",
-            "created": "2016-12-01T10:00:01.234Z",
-        },
-    ),
+    "key": (Key, {"key": PUBHEX, "id": PUBHEX, "user": "user@example.com", "label": ""}),
+    "bucket": (Bucket, {**BUCKET, "created": "2016-12-01T10:00:01.234Z"}),  # with milliseconds
     "frame": (
         Frame,
         {
-            "id": FRAME,
+            "id": FRAME_ID,
             "user": "user@example.com",
             "created": "2016-12-01T10:00:02.000Z",
             "locked": False,
@@ -116,7 +90,7 @@ SHAPES = {
     "frame_2018": (
         Frame,
         {
-            "id": FRAME,
+            "id": FRAME_ID,
             "user": "user@example.com",
             "created": "2016-12-01T10:00:02.000Z",
             "locked": True,
@@ -131,15 +105,15 @@ SHAPES = {
             "hash": SHARD_HASH,
             "token": FARMER_TOKEN,
             "operation": "PUSH",
-            "farmer": FARMER_IN_POINTER,
+            "farmer": FARMER,
         },
     ),
     "file_entry": (
         File,
         {
             "id": FILE_ID,
-            "bucket": BUCKET,
-            "frame": FRAME,
+            "bucket": BUCKET_ID,
+            "frame": FRAME_ID,
             "mimetype": "text/plain",
             "filename": "file.txt",
             "renewal": "2017-03-01T10:00:03.000Z",
@@ -150,10 +124,10 @@ SHAPES = {
     "file_list_item": (
         File,
         {
-            "bucket": BUCKET,
+            "bucket": BUCKET_ID,
             "mimetype": "text/plain",
             "filename": "file.txt",
-            "frame": FRAME,
+            "frame": FRAME_ID,
             "size": 13,
             "id": FILE_ID,
         },
@@ -161,10 +135,10 @@ SHAPES = {
     "file_info_2018": (
         File,
         {
-            "bucket": BUCKET,
+            "bucket": BUCKET_ID,
             "mimetype": "application/octet-stream",
             "filename": "g9qacwq2AE1+5nzL/HYyYdY9WoIr+1ueOuVEx6/IzzZKK9sULoKDDdYvhOpavHH2P3xQNw==",
-            "frame": FRAME,
+            "frame": FRAME_ID,
             "size": 13,
             "id": FILE_ID,
             "created": "2017-06-01T10:00:03.000Z",
@@ -178,7 +152,7 @@ SHAPES = {
         {
             "token": BUCKET_TOKEN,
             "id": BUCKET_TOKEN,
-            "bucket": BUCKET,
+            "bucket": BUCKET_ID,
             "operation": "PULL",
             "expires": "2016-12-01T10:05:00.000Z",
             "encryptionKey": "",
@@ -189,7 +163,7 @@ SHAPES = {
         {
             "token": BUCKET_TOKEN,
             "id": BUCKET_TOKEN,
-            "bucket": BUCKET,
+            "bucket": BUCKET_ID,
             "operation": "PULL",
             "expires": "2016-12-01T10:05:00.000Z",
             "encryptionKey": "",
@@ -202,7 +176,7 @@ SHAPES = {
         {
             "token": FARMER_TOKEN,
             "hash": SHARD_HASH,
-            "farmer": FARMER_IN_POINTER,
+            "farmer": FARMER,
             "operation": "PULL",
             "size": 13,
             "index": 0,
@@ -217,7 +191,7 @@ SHAPES = {
             "parity": True,
             "token": FARMER_TOKEN,
             "operation": "PULL",
-            "farmer": dict(FARMER_IN_POINTER, hdKey="xpub661MyMwAqRbcF", hdIndex=12),
+            "farmer": dict(FARMER, hdKey="xpub661MyMwAqRbcF", hdIndex=12),
         },
     ),
     "pointer_2018_unreachable": (
@@ -236,7 +210,7 @@ SHAPES = {
     "contact": (
         Contact,
         {
-            "nodeID": NODE,
+            "nodeID": NODE_ID,
             "address": "127.0.0.1",
             "port": 4001,
             "lastSeen": "2016-12-01T10:00:00.000Z",
@@ -247,7 +221,7 @@ SHAPES = {
     "contact_full": (
         Contact,
         {
-            "nodeID": NODE,
+            "nodeID": NODE_ID,
             "address": "127.0.0.1",
             "port": 4001,
             "lastSeen": "2016-12-01T10:00:00.000Z",
@@ -268,7 +242,7 @@ SHAPES = {
             "id": "5840a1b2c3d4e5f601234570",
             "shardHash": SHARD_HASH,
             "contact": {
-                "nodeID": NODE,
+                "nodeID": NODE_ID,
                 "address": "127.0.0.1",
                 "port": 4001,
                 "lastSeen": "2016-12-01T10:00:00.000Z",
@@ -284,7 +258,7 @@ SHAPES = {
         {
             "id": "5840a1b2c3d4e5f601234571",
             "shardHash": SHARD_HASH,
-            "contact": NODE,
+            "contact": NODE_ID,
             "isEstablished": False,
         },
     ),
@@ -292,7 +266,7 @@ SHAPES = {
         FileMirrors,
         {
             "established": [
-                {"shardHash": SHARD_HASH, "contract": {"farmer_id": NODE, "data_size": 13}},
+                {"shardHash": SHARD_HASH, "contract": {"farmer_id": NODE_ID, "data_size": 13}},
             ],
             "available": [],
         },
@@ -303,7 +277,7 @@ SHAPES = {
             "dataHash": SHARD_HASH,
             "reporterId": "user@example.com",
             "clientId": "user@example.com",
-            "farmerId": NODE,
+            "farmerId": NODE_ID,
             "exchangeStart": 1480586400100,
             "exchangeEnd": 1480586400200,
             "exchangeResultCode": 1000,
@@ -347,7 +321,7 @@ def test_timestamps_are_aware_utc():
 
 
 def test_contact_last_seen_accepts_ms_and_iso_and_keeps_the_form():
-    in_pointer = Contact.from_json(FARMER_IN_POINTER)
+    in_pointer = Contact.from_json(FARMER)
     listed = Contact.from_json(SHAPES["contact"][1])
     assert in_pointer.lastSeen == datetime(2016, 12, 1, 10, 0, tzinfo=UTC)
     assert listed.lastSeen == datetime(2016, 12, 1, 10, 0, tzinfo=UTC)
@@ -384,7 +358,7 @@ def test_assignment_converts_declared_fields():
     bucket.created = "2016-12-01T10:00:01.234Z"
     assert isinstance(bucket.created, datetime)
     pointer = FilePointer()
-    pointer.farmer = FARMER_IN_POINTER
+    pointer.farmer = FARMER
     assert isinstance(pointer.farmer, Contact)
     pointer.token = FARMER_TOKEN
     assert isinstance(pointer.token, Token)
@@ -400,8 +374,8 @@ def test_value_equality_and_unhashable():
     assert a is not b
     b.name = "other"
     assert a != b
-    assert a != Frame(id=BUCKET)
-    assert Bucket(id=BUCKET) != {"id": BUCKET}
+    assert a != Frame(id=BUCKET_ID)
+    assert Bucket(id=BUCKET_ID) != {"id": BUCKET_ID}
     with pytest.raises(TypeError):
         hash(a)
     with pytest.raises(TypeError):
@@ -409,7 +383,7 @@ def test_value_equality_and_unhashable():
 
 
 def test_repr_is_readable():
-    text = repr(Bucket(id=BUCKET, name="test-bucket", extraThing=1))
+    text = repr(Bucket(id=BUCKET_ID, name="test-bucket", extraThing=1))
     assert (
         text == "Bucket(id='110318dd199675cec2d5f8d8', name='test-bucket', extra={'extraThing': 1})"
     )
@@ -422,7 +396,7 @@ def test_mapping_access_is_read_only_wire_form():
     assert token.get("mimetype") is None
     assert token.get("mimetype", "x") == "x"
     assert "expires" in token and "nope" not in token
-    assert token["bucket"] == BUCKET
+    assert token["bucket"] == BUCKET_ID
     assert dict(token.items()) == SHAPES["token"][1]
     assert list(token) == token.keys()
     assert len(token.values()) == len(token.keys())
@@ -432,7 +406,7 @@ def test_mapping_access_is_read_only_wire_form():
         token["token"] = "x"  # type: ignore[index]
     wire = token["bucket"]
     assert dict(token)["token"] == BUCKET_TOKEN
-    assert wire == BUCKET
+    assert wire == BUCKET_ID
 
 
 def test_records_pickle():
@@ -482,8 +456,8 @@ def test_documented_constructor_keywords_in_order(cls):
 
 
 def test_positional_construction_like_0_1_x():
-    bucket = Bucket(BUCKET, "test-bucket", "Active")
-    assert (bucket.id, bucket.name, bucket.status) == (BUCKET, "test-bucket", "Active")
+    bucket = Bucket(BUCKET_ID, "test-bucket", "Active")
+    assert (bucket.id, bucket.name, bucket.status) == (BUCKET_ID, "test-bucket", "Active")
 
 
 def test_documented_other_signatures():
@@ -501,8 +475,8 @@ def test_documented_other_signatures():
 def test_file_frame_bucket_and_aliases():
     entry = File.from_json(SHAPES["file_entry"][1])
     assert isinstance(entry.frame, Frame)
-    assert entry.frame.id == FRAME
-    assert entry.bucket == BUCKET
+    assert entry.frame.id == FRAME_ID
+    assert entry.bucket == BUCKET_ID
     assert entry.content_type == "text/plain"
     assert entry.name == "file.txt"
     assert entry.shard_manager is None
@@ -510,9 +484,9 @@ def test_file_frame_bucket_and_aliases():
     entry.name = "other.txt"
     entry.content_type = "image/png"
     assert entry.filename == "other.txt" and entry.mimetype == "image/png"
-    assert File(bucket=Bucket(id=BUCKET)).bucket == BUCKET
-    assert File(frame=Frame(id=FRAME, size=3)).to_json() == {"frame": FRAME}
-    assert File(frame={"id": FRAME}).frame == Frame(id=FRAME)
+    assert File(bucket=Bucket(id=BUCKET_ID)).bucket == BUCKET_ID
+    assert File(frame=Frame(id=FRAME_ID, size=3)).to_json() == {"frame": FRAME_ID}
+    assert File(frame={"id": FRAME_ID}).frame == Frame(id=FRAME_ID)
     entry.shard_manager = ShardManager("/nonexistent")
     assert entry == File.from_json(
         dict(SHAPES["file_entry"][1], filename="other.txt", mimetype="image/png")
@@ -529,7 +503,7 @@ def test_file_2018_fields():
 def test_token_bucket_and_string():
     token = Token.from_json(SHAPES["token_pull_file"][1])
     assert isinstance(token.bucket, Bucket)
-    assert token.bucket.id == BUCKET
+    assert token.bucket.id == BUCKET_ID
     assert token.id == token.token == BUCKET_TOKEN
     assert str(token) == BUCKET_TOKEN
     assert token.expires == datetime(2016, 12, 1, 10, 5, tzinfo=UTC)
@@ -544,7 +518,7 @@ def test_token_implicit_id():
     assert Token(token="abc", id="abc").to_json() == {"token": "abc", "id": "abc"}
     token.id = "abc"
     assert token.to_json() == {"token": "abc", "id": "abc"}
-    assert Token(bucket={"id": BUCKET, "name": "n"}).bucket.name == "n"
+    assert Token(bucket={"id": BUCKET_ID, "name": "n"}).bucket.name == "n"
 
 
 def test_file_pointer_farmer_token():
@@ -554,7 +528,7 @@ def test_file_pointer_farmer_token():
     assert pointer.token.token == pointer.token.id == FARMER_TOKEN  # 0.1.x and 0.3.x spellings
     assert f"/shards/{pointer.hash}?token={pointer.token}".endswith(FARMER_TOKEN)
     assert isinstance(pointer.farmer, Contact)
-    assert pointer.farmer.nodeID == NODE
+    assert pointer.farmer.nodeID == NODE_ID
     assert pointer.farmer.port == 4001
     assert (pointer.size, pointer.index, pointer.parity) == (13, 0, None)
     assert pointer["token"] == FARMER_TOKEN
@@ -580,7 +554,7 @@ def test_contact_extras_and_declared_2018_fields():
 
 def test_mirror_contact_shapes():
     assert isinstance(Mirror.from_json(SHAPES["mirror_document"][1]).contact, Contact)
-    assert Mirror.from_json(SHAPES["mirror_unpopulated"][1]).contact == NODE
+    assert Mirror.from_json(SHAPES["mirror_unpopulated"][1]).contact == NODE_ID
     with pytest.raises(ValueError, match="Mirror.contact"):
         Mirror(contact=5)
 
@@ -589,7 +563,7 @@ def test_file_mirrors_hold_mirrors():
     mirrors = FileMirrors.from_json(SHAPES["file_mirrors"][1])
     assert mirrors.available == []
     assert isinstance(mirrors.established[0], Mirror)
-    assert mirrors.established[0].contract["farmer_id"] == NODE
+    assert mirrors.established[0].contract["farmer_id"] == NODE_ID
     with pytest.raises(ValueError):
         FileMirrors(available="nope")
 
@@ -621,7 +595,7 @@ def test_exchange_report_times_are_datetimes_sent_as_ms():
 
 
 def test_key_str():
-    assert str(Key.from_json(SHAPES["key"][1])) == PUBKEY
+    assert str(Key.from_json(SHAPES["key"][1])) == PUBHEX
     assert model.PublicKey is Key
 
 
@@ -649,9 +623,9 @@ def test_shard_to_json_is_the_put_frames_body():
     assert shard.tree is tree
     assert shard.leaves == TREE_2017
     shard.parity = True
-    shard.exclude = [NODE]
+    shard.exclude = [NODE_ID]
     body = shard.to_json()
-    assert body["parity"] is True and body["exclude"] == [NODE]
+    assert body["parity"] is True and body["exclude"] == [NODE_ID]
     assert "id" not in body
     assert json.loads(json.dumps(body)) == body
     assert shard == Shard(
@@ -661,7 +635,7 @@ def test_shard_to_json_is_the_put_frames_body():
         index=0,
         challenges=["00" * 32, "11" * 32, "22" * 32],
         tree=TREE_2017,
-        exclude=[NODE],
+        exclude=[NODE_ID],
         parity=True,
     )
 
@@ -700,14 +674,14 @@ def test_shard_from_pointer_record_and_digest():
 
     hasher = sharding.ShardHasher([bytes([b]) * 32 for b in (0, 0x11, 0x22)])
     hasher.update(b"Hello, Storj!")
-    shard = Shard.from_digest(hasher.finish(), 0, exclude=[NODE])
+    shard = Shard.from_digest(hasher.finish(), 0, exclude=[NODE_ID])
     assert shard.to_json() == {
         "hash": SHARD_HASH,
         "size": 13,
         "index": 0,
         "challenges": ["00" * 32, "11" * 32, "22" * 32],
         "tree": TREE_2017,
-        "exclude": [NODE],
+        "exclude": [NODE_ID],
     }
 
 
@@ -765,8 +739,8 @@ def test_merkle_tree_prehashed_false_hashes_leaves_and_counts_them():
 @pytest.mark.parametrize(
     ("scheme", "leaves", "root"),
     [
-        ("2017", TREE_2017, "2047821ebf5cbf1111a64089d72fad184e4e4882"),
-        ("2016", TREE_2016, "3638d3ec95e6e7844148c78567e4a656f9b481ec"),
+        ("2017", TREE_2017, ROOT_2017),
+        ("2016", TREE_2016, ROOT_2016),
     ],
 )
 def test_merkle_tree_bridge_example_roots(scheme, leaves, root):
@@ -783,7 +757,7 @@ def test_merkle_tree_bridge_example_roots(scheme, leaves, root):
 
 def test_merkle_tree_default_scheme_is_2017():
     assert MerkleTree(TREE_2017).scheme == "2017"
-    assert MerkleTree(TREE_2017).get_root() == "2047821ebf5cbf1111a64089d72fad184e4e4882"
+    assert MerkleTree(TREE_2017).get_root() == ROOT_2017
 
 
 def test_merkle_tree_accepts_generators_and_copies():

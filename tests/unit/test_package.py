@@ -14,21 +14,9 @@ import responses
 import storj
 from storj import model
 from storj.exception import ConfigurationError
+from tests.data import BUCKET, BUCKET_ID
 
 API = "http://bridge.test"
-BUCKET_ID = "110318dd199675cec2d5f8d8"
-BUCKET = {
-    "id": BUCKET_ID,
-    "user": "user@example.com",
-    "name": "test-bucket",
-    "status": "Active",
-    "storage": 0,
-    "transfer": 0,
-    "pubkeys": [],
-    "publicPermissions": [],
-    "encryptionKey": "",
-    "created": "2016-12-01T10:00:00.000Z",
-}
 TOKEN = {
     "token": "ab" * 32,
     "id": "ab" * 32,

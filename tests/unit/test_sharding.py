@@ -12,23 +12,10 @@ from hypothesis import strategies as st
 
 from storj import api, merkle, sharding
 from storj.model import Shard, ShardManager
+from tests.data import CHALLENGES, SHARD, TREE_2016, TREE_2017
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
-SHARD = b"Hello, Storj!"
-CHALLENGES = [bytes([b]) * 32 for b in (0x00, 0x11, 0x22)]
-TREE_2017 = [
-    "151b2229ee512ba8c3f006c2545c3845ad95245e",
-    "6a5a21d4e3132a98b421527823165505e3fefef0",
-    "ac4a5a02113b7cb2b6a4a38569fee509dc3575eb",
-    "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb",
-]
-TREE_2016 = [
-    "c4ba6773583d66e9898902520813515a9eeeb7fa",
-    "e7b700dbe6b338324bc80c7fe6eec7d59338ce00",
-    "ebc7a2b9af4324b4cc0fdb4d020d0f14155cc549",
-    "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb",
-]
 
 
 # --------------------------------------------------------------------------- sizing

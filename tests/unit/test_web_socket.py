@@ -36,12 +36,12 @@ from storj.exception import (
 from storj.local import channel
 from storj.local.channel import ChannelGrant, ChannelServer
 from storj.model import FilePointer
+from tests.data import SHARD as HELLO
+from tests.data import SHARD_HASH as HELLO_HASH  # bridge-protocol.md §7.3
 from tests.helpers import wait_until
 from tests.ws_peer import FakeWebSocketPeer
 
 TOKEN = "ab" * 20
-HELLO = b"Hello, Storj!"
-HELLO_HASH = "d4b0d0d0d8f9c4be812d210a9f6d6caf954ce223"  # bridge-protocol.md §7.3
 
 
 #: Seconds a misbehaving fake peer holds on (released early when its test ends), and the
